@@ -1,0 +1,1 @@
+"""kirin_api.client"""
