@@ -1,14 +1,15 @@
 """Our exception tree and the error codes of the API.
 
-Every failure that reaches a client is one of these. Foreign exceptions (SQLAlchemy, PyAV, httpx,
-OSError, ...) are translated into this tree at the boundary where they happen, so the server needs
-exactly one handler that maps :class:`RequestError` to HTTP:
+Every failure that reaches a client is one of these. Foreign exceptions (SQLAlchemy, PyAV,
+httpx, OSError, ...) are translated into this tree at the boundary where they happen, so the
+server needs exactly one handler that maps :class:`RequestError` to HTTP:
 
 - :class:`RequestError` — a request is refused; carries the HTTP status, the code, a message that
   says what was wrong and what is allowed, and the dotted ``param`` at fault where there is one.
   Subclasses fix the status and code (``InvalidParameter`` = 400 ``invalid_parameter`` ...).
-- :class:`TaskFailure` — a task fails; carries the nine-digit code of its model (``task_error_code``)
-  and a message naming the parameter and the rule where the inputs were at fault.
+- :class:`TaskFailure` — a task fails; carries the nine-digit code of its model
+  (``task_error_code``) and a message naming the parameter and the rule where the inputs were
+  at fault.
 """
 
 from __future__ import annotations

@@ -1,1 +1,79 @@
-"""kirin_api.store"""
+"""The task store: the :class:`TaskStore` protocol, its records and errors, and :func:`open_store`.
+
+Errors raised by every store (foreign database errors never leave it):
+
+- :class:`StoreUnavailable` — the database cannot be reached or used (503 ``unavailable``);
+- :class:`DuplicateExternalId` — ``external_task_id`` already used by the account (409);
+- :class:`TaskAlreadyFinished` — cancelling a finished task (409);
+- :class:`UnsupportedDatabase` — :func:`open_store` was given a database this build cannot use yet;
+- :class:`StoreError` — the base of all of these.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from kirin_api.store.base import (
+    Account,
+    ApiKey,
+    DuplicateExternalId,
+    Heartbeat,
+    NewTask,
+    Page,
+    StoreError,
+    StoreUnavailable,
+    TaskAlreadyFinished,
+    TaskRecord,
+    TaskStore,
+)
+from kirin_api.store.sqlite import SqliteTaskStore
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "DuplicateExternalId",
+    "Heartbeat",
+    "NewTask",
+    "Page",
+    "SqliteTaskStore",
+    "StoreError",
+    "StoreUnavailable",
+    "TaskAlreadyFinished",
+    "TaskRecord",
+    "TaskStore",
+    "UnsupportedDatabase",
+    "open_store",
+]
+
+
+class UnsupportedDatabase(StoreError, NotImplementedError):
+    """A database this build of the server cannot use yet (PostgreSQL, before the scale-out)."""
+
+
+def open_store(database_url: str) -> TaskStore:
+    """The store for ``database_url``; it does not migrate (call ``migrate()``).
+
+    - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's spelling:
+      the path is what follows the third slash) → :class:`SqliteTaskStore`;
+    - ``postgresql://...`` → :class:`UnsupportedDatabase` (arrives with the scale-out work);
+    - anything else → :class:`ValueError` naming the scheme.
+    """
+    scheme = database_url.partition("://")[0].lower()
+    backend = scheme.partition("+")[0]
+    if backend in {"postgresql", "postgres"}:
+        raise UnsupportedDatabase(
+            "PostgreSQL arrives with the scale-out work; use sqlite:///path/to/kirin.db for now"
+        )
+    if backend != "sqlite" or "://" not in database_url:
+        raise ValueError(
+            f"unsupported database URL scheme {scheme!r}: use sqlite:///path/to/kirin.db"
+        )
+    try:
+        url = make_url(database_url)
+    except ArgumentError as error:
+        raise ValueError(f"malformed database URL {database_url!r}: {error}") from error
+    if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+        # An in-memory database is private to one connection, so never shared with workers.
+        raise ValueError(f"a SQLite database URL needs a file path, got {database_url!r}")
+    return SqliteTaskStore(url.database)

@@ -1,9 +1,10 @@
 """The seam to the database: accounts, API keys and tasks.
 
 Every change of a task's status is one transaction on its row. Workers hold a task through a
-lease: ``claim`` hands out the task with a new ``attempt`` number and a lease deadline; the worker
-extends the lease with ``heartbeat`` and ends the task with ``complete``/``fail``/``mark_cancelled``,
-each fenced by the attempt, so a worker that lost its lease cannot overwrite the task.
+lease: ``claim`` hands out the task with a new ``attempt`` number and a lease deadline; the
+worker extends the lease with ``heartbeat`` and ends the task with ``complete``, ``fail`` or
+``mark_cancelled``, each fenced by the attempt, so a worker that lost its lease cannot
+overwrite the task.
 """
 
 from __future__ import annotations
@@ -122,15 +123,13 @@ class TaskStore(Protocol):
         """The account called ``name``, created if new."""
         ...
 
-    def create_api_key(self, account_id: str, name: str, key_hash: str, prefix: str) -> ApiKey:
-        ...
+    def create_api_key(self, account_id: str, name: str, key_hash: str, prefix: str) -> ApiKey: ...
 
     def account_for_key(self, key_hash: str) -> Account | None:
         """The account of an unrevoked key with this hash, else None."""
         ...
 
-    def list_api_keys(self, account_id: str | None = None) -> list[ApiKey]:
-        ...
+    def list_api_keys(self, account_id: str | None = None) -> list[ApiKey]: ...
 
     def revoke_api_key(self, key_id_or_prefix: str) -> ApiKey | None:
         """Revoke by id or by prefix; None if no such key."""

@@ -1,0 +1,3 @@
+from kirin_api.cli import main
+
+main()

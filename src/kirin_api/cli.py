@@ -1,0 +1,187 @@
+"""The ``kirin`` command: serve, worker, keys."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kirin_api.contract.apikeys import generate_key, hash_key, shown_prefix
+from kirin_api.settings import Settings
+from kirin_api.supervisor import PARENT_PID_ENV, WorkerSupervisor
+from kirin_api.wiring import build_pricing, build_storage, build_store
+
+app = typer.Typer(help="Kirin API server.", no_args_is_help=True, add_completion=False)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+err = Console(stderr=True)
+
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where the embedded database and files live.")
+]
+
+
+def _settings(**overrides: Any) -> Settings:
+    given = {name: value for name, value in overrides.items() if value is not None}
+    return Settings(**given)
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("KIRIN_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: DataDirOption = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes to start (KIRIN_WORKERS; 0 = API only).")
+    ] = None,
+) -> None:
+    """Run the API and its worker processes on the configured database and storage."""
+    import uvicorn
+
+    from kirin_api.server.app import create_app
+    from kirin_api.server.context import ServerContext
+
+    _logging()
+    settings = _settings(data_dir=data_dir, workers=workers)
+    store = build_store(settings)
+    storage = build_storage(settings)
+    context = ServerContext(
+        store=store,
+        storage=storage,
+        public_url=settings.public_url,
+        url_ttl_seconds=settings.url_ttl_seconds,
+        max_body_bytes=settings.max_body_bytes,
+        url_secret=store.secret("url-signing"),
+    )
+    # Workers are separate processes so rendering never blocks the API; they get the same
+    # settings, resolved here so that flags reach them too.
+    env = {
+        **os.environ,
+        "KIRIN_DATA_DIR": str(settings.data_dir.resolve()),
+        "KIRIN_DATABASE_URL": settings.resolved_database_url,
+        "KIRIN_STORAGE_URL": settings.resolved_storage_url,
+    }
+    supervisor = WorkerSupervisor(settings.workers, env)
+    supervisor.start()
+    try:
+        uvicorn.run(create_app(context), host=host, port=port, log_level="info")
+    finally:
+        supervisor.stop()
+
+
+@app.command()
+def worker(data_dir: DataDirOption = None) -> None:
+    """Run one worker process against the configured database and storage."""
+    from kirin_api.worker.engine_registry import build_engines, load_assignments
+    from kirin_api.worker.runner import Worker, WorkerConfig, default_worker_id
+
+    _logging()
+    settings = _settings(data_dir=data_dir)
+    store = build_store(settings)
+    engines = build_engines(load_assignments(settings.engines_file))
+    runner = Worker(
+        store,
+        build_storage(settings),
+        engines,
+        build_pricing(settings),
+        WorkerConfig(
+            scratch_dir=settings.scratch_dir,
+            worker_id=default_worker_id(),
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
+            poll_interval=settings.poll_interval,
+        ),
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    _stop_when_parent_dies(stop)
+    runner.run(stop)
+
+
+def _stop_when_parent_dies(stop: threading.Event) -> None:
+    parent = os.environ.get(PARENT_PID_ENV)
+    if not parent:
+        return
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            if os.getppid() != int(parent):
+                stop.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "default",
+    account: Annotated[str, typer.Option(help="Account name (created if new).")] = "default",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print a new API key of ACCOUNT on stdout (it is shown only this once)."""
+    store = build_store(_settings(data_dir=data_dir))
+    owner = store.ensure_account(account)
+    key = generate_key()
+    store.create_api_key(owner.id, name, hash_key(key), shown_prefix(key))
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(
+    account: Annotated[str | None, typer.Option(help="Only this account's keys.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List keys (prefixes only: the keys themselves are not stored)."""
+    store = build_store(_settings(data_dir=data_dir))
+    account_id = store.ensure_account(account).id if account else None
+    table = Table("id", "account", "name", "prefix", "created", "revoked")
+    for key in store.list_api_keys(account_id):
+        table.add_row(
+            key.id,
+            key.account_id,
+            key.name,
+            key.prefix + "…",
+            _when(key.created_at),
+            _when(key.revoked_at) if key.revoked_at else "",
+        )
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id or prefix.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Revoke a key; requests with it are refused from now on."""
+    store = build_store(_settings(data_dir=data_dir))
+    revoked = store.revoke_api_key(key)
+    if revoked is None:
+        err.print(f"no key {key!r}")
+        raise typer.Exit(1)
+    err.print(f"revoked {revoked.prefix}… ({revoked.id})")
+
+
+def _when(timestamp: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def main() -> None:
+    app()

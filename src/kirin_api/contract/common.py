@@ -1,0 +1,539 @@
+"""What every model's contract shares: common fields, numbers-as-strings, error translation.
+
+A model's contract is a pydantic model (a subclass of :class:`KirinRequest`) plus a
+:class:`ModelContract` record; ``registry`` holds one record per served model. The rules here:
+
+- Types are strict: a number the seeds type as ``number`` must be a JSON number (``"0.5"`` and
+  ``true`` are refused), a string must be a JSON string (``123`` is refused), and nothing is
+  coerced silently. The one documented exception is :class:`StringOrInt`: numbers the seeds type
+  as *strings* (``duration``, ``multi_prompt[].duration``, ``element_id``) are accepted as either a
+  string of digits or an integer, and normalised to ``int``.
+- ``null`` is accepted only for parameters that have no default (it means "not given"); a
+  parameter with a default (``mode``, ``duration``, ``watermark_info`` ...) must be left out or
+  given a real value. The JSON Schema says the same (``anyOf [..., {"type": "null"}]``).
+- Unknown parameters are refused everywhere (``extra="forbid"``), nested objects included.
+- :func:`translate_validation_error` turns a pydantic :class:`~pydantic.ValidationError` into our
+  :class:`~kirin_api.contract.errors.InvalidParameter`, with ``param`` as a dotted path
+  (``camera_control.config.pan``, ``multi_prompt.2.duration``) and a message that names the
+  parameter, what was wrong, and what is allowed. Raw pydantic wording never reaches a client.
+
+Rules between fields are raised from validators with :func:`rule_error`, whose message is a
+predicate (``"must ..."``, ``"is only supported ..."``) that the translator prefixes with the
+dotted path of the parameter at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+import annotated_types
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    ValidationError,
+)
+from pydantic.fields import FieldInfo
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+from kirin_api.contract.errors import InvalidParameter
+from kirin_api.contract.job import OutputSpec
+
+__all__ = [
+    "CALLBACK_URL_MAX_LENGTH",
+    "COMMON_FIELDS",
+    "EXTERNAL_TASK_ID_MAX_LENGTH",
+    "CallbackUrl",
+    "ContractModel",
+    "ExternalTaskId",
+    "KirinRequest",
+    "ModelContract",
+    "StringOrInt",
+    "WatermarkInfo",
+    "check_callback_url",
+    "describe_value",
+    "not_blank",
+    "rule_error",
+    "translate_validation_error",
+]
+
+CALLBACK_URL_MAX_LENGTH = 2048
+EXTERNAL_TASK_ID_MAX_LENGTH = 64
+
+# The parameters every model takes besides its own; listed after a model's own parameters in
+# messages and schemas, where a reader looks for them last.
+COMMON_FIELDS: tuple[str, ...] = ("watermark_info", "callback_url", "external_task_id")
+
+# The error type of our own rule errors; its context carries the message and, optionally, the
+# dotted path (relative to where the validator ran) of the parameter at fault.
+_RULE_ERROR = "kirin_rule"
+
+
+def rule_error(message: str, *, param: str | None = None) -> PydanticCustomError:
+    """An error to raise from a validator for a rule pydantic cannot express by itself.
+
+    ``message`` is a predicate that reads after the parameter's dotted path ("must have exactly
+    one ..."). ``param`` is the dotted path of the parameter at fault *relative to the model the
+    validator belongs to*; leave it out for a field validator (the field's own path is used).
+    """
+    context: dict[str, Any] = {"message": message}
+    if param is not None:
+        context["param"] = param
+    return PydanticCustomError(_RULE_ERROR, "{message}", context)
+
+
+def describe_value(value: object) -> str:
+    """A short JSON-flavoured rendering of a client's value for messages (``"7"``, ``5.5``, ``an
+    object``), so the client can tell a string from a number."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, int | float):
+        return _format_number(value)
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= 60 else text[:50] + '..." (' + str(len(value)) + " characters)"
+    return type(value).__name__
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _format_number(value: float | int) -> str:
+    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+        return str(int(value))
+    return str(value)
+
+
+# ------------------------------------------------------------------------------------------------
+# Common fields
+# ------------------------------------------------------------------------------------------------
+
+
+class ContractModel(BaseModel):
+    """Base of every request object: strict types, unknown fields refused, no NaN/Infinity."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class WatermarkInfo(ContractModel):
+    """Whether to also generate a watermarked result. Custom watermarks are not supported."""
+
+    enabled: bool = Field(
+        description="true: also produce a watermarked version of the result; false: do not"
+    )
+
+
+def not_blank(value: str) -> str:
+    """Refuse a string made only of whitespace: it is as empty as ``""`` to a model."""
+    if value and not value.strip():
+        raise rule_error("must not be blank (it is only whitespace)")
+    return value
+
+
+_URL_FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f]")
+
+
+def check_callback_url(value: str) -> str:
+    """``callback_url``: an absolute http(s) URL with a host, no whitespace or control characters.
+
+    Whether the host is a public address is checked when the callback is sent (``net``), because
+    names resolve differently over time; here only the shape is checked.
+    """
+    if _URL_FORBIDDEN_CHARS.search(value):
+        raise rule_error("must be an http or https URL without spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # parses the port: a bad one ("http://h:99999") raises ValueError
+    except ValueError as exc:
+        raise rule_error(f"must be a valid http or https URL ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        scheme = parts.scheme or "none"
+        raise rule_error(f"must be an http or https URL; got scheme {scheme!r}")
+    if not parts.hostname:
+        raise rule_error("must be an http or https URL with a host, like https://example.com/hook")
+    return value
+
+
+CallbackUrl = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=CALLBACK_URL_MAX_LENGTH,
+        # The pattern is for the JSON Schema only; check_callback_url does the checking, with
+        # messages that say which part is wrong.
+        json_schema_extra={
+            "format": "uri",
+            "pattern": r"^[hH][tT][tT][pP][sS]?://[^\s/?#]+[^\s]*$",
+        },
+    ),
+    AfterValidator(check_callback_url),
+]
+"""An http(s) URL of at most 2048 characters, with a host."""
+
+ExternalTaskId = Annotated[str, Field(min_length=1, max_length=EXTERNAL_TASK_ID_MAX_LENGTH)]
+"""The client's own task id: 1 to 64 characters (uniqueness per account is the store's check)."""
+
+
+class KirinRequest(ContractModel):
+    """Base of every model's request: the parameters all models share.
+
+    Subclasses add the model's own parameters. ``model`` itself is not a field: the registry
+    takes it out of the body to pick the contract.
+    """
+
+    watermark_info: WatermarkInfo = Field(
+        default_factory=lambda: WatermarkInfo(enabled=False),
+        description='Whether to also generate a watermarked result: {"enabled": boolean}',
+    )
+    callback_url: CallbackUrl | None = Field(
+        default=None,
+        description="http(s) URL that receives the task object on every status change",
+    )
+    external_task_id: ExternalTaskId | None = Field(
+        default=None,
+        description="Your own task id (at most 64 characters), unique within your account",
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Numbers that the seeds type as strings
+# ------------------------------------------------------------------------------------------------
+
+# A canonical decimal integer: no sign on zero, no leading zeros, no spaces, at most 19 digits
+# (so int() never meets a pathological string). "05" is refused: the JSON Schema's string enum
+# ("5", "10") would refuse it too, and the schema must say what the validator does.
+_INT_PATTERN = r"0|-?[1-9][0-9]{0,18}"
+_INT_STRING = re.compile(_INT_PATTERN)
+
+
+@dataclass(frozen=True)
+class StringOrInt:
+    """``Annotated[int, StringOrInt(...)]``: an integer given as a JSON integer or a digit string.
+
+    The seeds type some numbers as strings (``duration: "5"``) while clients naturally send
+    integers; API.md says to accept both. The value is normalised to ``int``. A float with no
+    fraction (``5.0``) counts as an integer, as JSON Schema's ``integer`` says; other floats
+    (``5.5``), booleans, and strings other than a plain decimal integer (``"05"``, ``" 5"``,
+    ``"5s"``) are refused. Constrain with ``options`` (an enum) or ``ge``/``le`` (a range);
+    ``unit`` is named in messages.
+    """
+
+    options: tuple[int, ...] | None = None
+    ge: int | None = None
+    le: int | None = None
+    unit: str = ""
+
+    def _allowed(self) -> str:
+        unit = f" ({self.unit})" if self.unit else ""
+        if self.options is not None:
+            return "must be one of " + ", ".join(str(o) for o in self.options) + unit
+        if self.ge is not None and self.le is not None:
+            return f"must be an integer from {self.ge} to {self.le}{unit}"
+        if self.ge is not None:
+            return f"must be an integer of at least {self.ge}{unit}"
+        if self.le is not None:
+            return f"must be an integer of at most {self.le}{unit}"
+        return "must be an integer" + unit
+
+    def validate(self, value: object) -> int:
+        """Parse and check one value; raises a pydantic error that the translator understands."""
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, float):
+            if value.is_integer() and abs(value) < 2**63:
+                number = int(value)
+        elif isinstance(value, str) and _INT_STRING.fullmatch(value):
+            number = int(value)
+        if number is None:
+            raise rule_error(
+                f"{self._allowed()}, given as an integer or a string of digits; "
+                f"got {describe_value(value)}"
+            )
+        in_range = (
+            (self.options is None or number in self.options)
+            and (self.ge is None or number >= self.ge)
+            and (self.le is None or number <= self.le)
+        )
+        if not in_range:
+            raise rule_error(f"{self._allowed()}; got {describe_value(value)}")
+        return number
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            self.validate, serialization=core_schema.plain_serializer_function_ser_schema(int)
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        integer: dict[str, Any] = {"type": "integer"}
+        string: dict[str, Any] = {"type": "string"}
+        if self.options is not None:
+            integer["enum"] = list(self.options)
+            string["enum"] = [str(o) for o in self.options]
+        else:
+            string["pattern"] = f"^({_INT_PATTERN})$"
+            if self.ge is not None:
+                integer["minimum"] = self.ge
+            if self.le is not None:
+                integer["maximum"] = self.le
+        if handler.mode == "serialization":
+            return integer
+        return {"anyOf": [string, integer]}
+
+
+# ------------------------------------------------------------------------------------------------
+# The per-model record
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """Everything the registry needs to serve one model; each model module defines one.
+
+    ``output_spec`` receives the normalised params (as in ``ValidatedRequest.params``) and returns
+    the exact video the model must produce. For models whose size depends on inputs (an image's
+    aspect ratio), the worker refines it after probing the media.
+    """
+
+    id: str
+    request: type[KirinRequest]
+    output_spec: Callable[[dict[str, Any]], OutputSpec]
+    description: str
+
+    def parse(self, params: dict[str, Any]) -> KirinRequest:
+        """Validate the body's parameters (without ``model``) or raise ``InvalidParameter``."""
+        try:
+            return self.request.model_validate(params)
+        except ValidationError as exc:
+            raise translate_validation_error(exc, self.request, root_name=self.id) from None
+
+
+# ------------------------------------------------------------------------------------------------
+# ValidationError -> InvalidParameter
+# ------------------------------------------------------------------------------------------------
+
+
+def _dotted(loc: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _models_in(annotation: Any) -> type[BaseModel] | None:
+    """The first pydantic model class inside an annotation (through Optional, list, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = get_origin(annotation)
+    if origin is None:
+        return None
+    args = get_args(annotation)
+    if origin is Annotated:
+        args = args[:1]
+    for arg in args:
+        found = _models_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _resolve(
+    root: type[BaseModel], loc: Sequence[int | str]
+) -> tuple[type[BaseModel] | None, FieldInfo | None]:
+    """Walk ``loc`` from ``root``: the model that owns the last key, and that key's field."""
+    owner: type[BaseModel] | None = root
+    field: FieldInfo | None = None
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            continue  # a list index: stay on the item model found for the list
+        if owner is None:
+            return None, None
+        field = owner.model_fields.get(part)
+        if index == len(loc) - 1:
+            return owner, field
+        owner = _models_in(field.annotation) if field is not None else None
+        field = None
+    return owner, field
+
+
+def _literal_options(annotation: Any) -> list[Any] | None:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return list(get_args(annotation))
+    if origin in (Union, types.UnionType, Annotated):
+        for arg in get_args(annotation):
+            found = _literal_options(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _bounds(field: FieldInfo | None) -> tuple[Any, Any]:
+    low: Any = None
+    high: Any = None
+    if field is None:
+        return low, high
+    for item in field.metadata:
+        if isinstance(item, annotated_types.Ge):
+            low = item.ge
+        elif isinstance(item, annotated_types.Le):
+            high = item.le
+    return low, high
+
+
+def _accepted_fields(owner: type[BaseModel], extra: Sequence[str] = ()) -> list[str]:
+    names = list(owner.model_fields)
+    own = [n for n in names if n not in COMMON_FIELDS]
+    common = [n for n in names if n in COMMON_FIELDS]
+    return [*extra, *own, *common]
+
+
+def _error_priority(error: Any) -> int:
+    # An unknown name usually explains the rest ("promt" -> "prompt is required"): report it first.
+    return 0 if error["type"] == "extra_forbidden" else 1
+
+
+def translate_validation_error(
+    exc: ValidationError,
+    root: type[BaseModel],
+    *,
+    root_name: str,
+    root_extra: Sequence[str] = ("model",),
+) -> InvalidParameter:
+    """Translate the first (most telling) error of ``exc`` into ``InvalidParameter``.
+
+    ``root`` is the model that was validated, ``root_name`` names it in messages about unknown
+    parameters (the model id), and ``root_extra`` lists the top-level names it accepts besides
+    its fields (``model``, which the registry takes out before validating).
+    """
+    errors = sorted(exc.errors(include_url=False), key=_error_priority)
+    error = errors[0]
+    loc = [part for part in error["loc"] if isinstance(part, int | str)]
+    kind: str = error["type"]
+    ctx: dict[str, Any] = error.get("ctx") or {}
+    value = error.get("input")
+
+    if kind == _RULE_ERROR:
+        if ctx.get("param"):
+            loc = [*loc, *str(ctx["param"]).split(".")]
+        param = _dotted(loc)
+        return InvalidParameter(f"{param} {ctx['message']}", param=param or None)
+
+    param = _dotted(loc)
+    owner, field = _resolve(root, loc)
+    message = _message(kind, param, ctx, value, owner, field, root, root_name, root_extra)
+    if len(errors) > 1:
+        message += f" ({len(errors) - 1} more problem{'s' if len(errors) > 2 else ''} not shown)"
+    return InvalidParameter(message, param=param or None)
+
+
+def _message(
+    kind: str,
+    param: str,
+    ctx: dict[str, Any],
+    value: object,
+    owner: type[BaseModel] | None,
+    field: FieldInfo | None,
+    root: type[BaseModel],
+    root_name: str,
+    root_extra: Sequence[str],
+) -> str:
+    got = f"got {describe_value(value)}"
+    if kind == "extra_forbidden":
+        parent = param.rpartition(".")[0]
+        if owner is None:
+            return f"unknown parameter {param!r}"
+        if owner is root and not parent:
+            accepted = ", ".join(_accepted_fields(owner, root_extra))
+            return f"unknown parameter {param!r}; {root_name} accepts: {accepted}"
+        accepted = ", ".join(_accepted_fields(owner))
+        return f"unknown parameter {param!r}; {parent} accepts: {accepted}"
+    if kind == "missing":
+        return f"{param} is required"
+    if kind in ("string_type", "string_sub_type"):
+        return f"{param} must be a string; got {_json_type(value)}"
+    if kind == "string_too_short":
+        minimum = ctx.get("min_length", 1)
+        if minimum == 1:
+            return f"{param} must not be empty"
+        return f"{param} must be at least {minimum} characters long; {got}"
+    if kind == "string_too_long":
+        length = len(value) if isinstance(value, str) else "more"
+        return f"{param} must be at most {ctx.get('max_length')} characters long; got {length}"
+    if kind == "string_pattern_mismatch":
+        return f"{param} must match the pattern {ctx.get('pattern')}; {got}"
+    if kind in ("literal_error", "enum"):
+        options = _literal_options(field.annotation) if field is not None else None
+        allowed = ", ".join(str(o) for o in options) if options else str(ctx.get("expected"))
+        return f"{param} must be one of {allowed}; {got}"
+    if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"):
+        noun = "an integer" if kind.startswith("int") else "a number"
+        low, high = _bounds(field)
+        where = f" from {_fmt(low)} to {_fmt(high)}" if low is not None and high is not None else ""
+        return (
+            f"{param} must be {noun}{where} (a JSON number, not a string); got {_json_type(value)}"
+        )
+    if kind == "finite_number":
+        return f"{param} must be a finite number; {got}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        low, high = _bounds(field)
+        if low is not None and high is not None:
+            return f"{param} must be between {_fmt(low)} and {_fmt(high)}; {got}"
+        bound = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">"}.get(
+            kind, "<"
+        )
+        limit = next(iter(ctx.values()), "?")
+        return f"{param} must be {bound} {_fmt(limit)}; {got}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"{param} must be a boolean (true or false); got {_json_type(value)}"
+    if kind in ("model_type", "model_attributes_type", "dict_type", "is_instance_of"):
+        return f"{param} must be an object; got {_json_type(value)}"
+    if kind in ("list_type", "tuple_type"):
+        return f"{param} must be an array; got {_json_type(value)}"
+    if kind == "too_short":
+        return f"{param} must have at least {ctx.get('min_length')} items; {got}"
+    if kind == "too_long":
+        return f"{param} must have at most {ctx.get('max_length')} items"
+    if kind == "value_error":
+        # A plain ValueError from a validator: its text is ours, written as a predicate.
+        text = str(ctx.get("error", "is invalid"))
+        return f"{param} {text}"
+    # Anything not foreseen still names the parameter and the rule (pydantic's own words).
+    return f"{param} is invalid: {ctx.get('expected') or kind.replace('_', ' ')}; {got}"
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _format_number(value)
+    return str(value)

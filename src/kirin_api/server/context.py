@@ -1,0 +1,18 @@
+"""What the server's routes need, built once by the app factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kirin_api.storage.base import BlobStorage
+from kirin_api.store.base import TaskStore
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    store: TaskStore
+    storage: BlobStorage
+    public_url: str | None
+    url_ttl_seconds: int
+    max_body_bytes: int
+    url_secret: bytes

@@ -1,0 +1,85 @@
+"""The one place where errors become HTTP answers: ``{"error": {code, message, param}}``."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kirin_api.contract.errors import (
+    InternalError,
+    InvalidParameter,
+    NotFound,
+    RequestError,
+    TooManyRequests,
+    Unavailable,
+)
+from kirin_api.storage.base import StorageError
+from kirin_api.store.base import StoreUnavailable
+
+log = logging.getLogger("kirin_api.server")
+
+_HTTP_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    429: "too_many_requests",
+}
+
+
+def error_response(error: RequestError) -> JSONResponse:
+    headers = {}
+    if isinstance(error, TooManyRequests):
+        headers["Retry-After"] = str(error.retry_after)
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+
+def _query_param_error(exc: RequestValidationError) -> InvalidParameter:
+    first = exc.errors()[0]
+    location = [str(part) for part in first.get("loc", ()) if part not in ("query", "path", "body")]
+    param = ".".join(location) or None
+    return InvalidParameter(
+        f"{param or 'request'}: {first.get('msg', 'invalid value')}", param=param
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestError)
+    async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(_query_param_error(exc))
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return error_response(Unavailable("the database cannot be reached; try again shortly"))
+
+    @app.exception_handler(StorageError)
+    async def _storage_down(request: Request, exc: StorageError) -> JSONResponse:
+        log.warning("storage unavailable: %s", exc)
+        return error_response(Unavailable("storage cannot be reached; try again shortly"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(NotFound(f"no route {request.method} {request.url.path}"))
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        body = {"error": {"code": code, "message": str(exc.detail)}}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        request_id = uuid.uuid4().hex
+        log.exception("unhandled error, request id %s", request_id)
+        return error_response(InternalError(f"internal error; request id {request_id}"))

@@ -1,0 +1,57 @@
+"""Models, the webhook secret, health and readiness."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from kirin_api.contract.registry import model_schemas
+from kirin_api.server.auth import authenticate
+from kirin_api.server.context import ServerContext
+from kirin_api.storage.base import StorageError
+from kirin_api.store.base import Account, StoreUnavailable
+
+router = APIRouter()
+CurrentAccount = Annotated[Account, Depends(authenticate)]
+
+
+@router.get("/model/v1/models", tags=["models"], summary="The models this server serves")
+async def list_models(account: CurrentAccount) -> dict[str, Any]:
+    return {"object": "list", "data": model_schemas(), "next_cursor": None}
+
+
+@router.get("/model/v1/webhook-secret", tags=["callbacks"], summary="The webhook signing secret")
+async def webhook_secret(request: Request, account: CurrentAccount) -> dict[str, str]:
+    context: ServerContext = request.app.state.context
+    raw = await run_in_threadpool(context.store.secret, f"webhook:{account.id}")
+    return {"secret": "whsec_" + base64.b64encode(raw).decode()}
+
+
+@router.get("/healthz", tags=["health"], summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"], summary="Readiness: database and storage reachable")
+async def readyz(request: Request) -> JSONResponse:
+    context: ServerContext = request.app.state.context
+    checks: dict[str, str] = {}
+    try:
+        await run_in_threadpool(context.store.ping)
+        checks["database"] = "ok"
+    except StoreUnavailable as exc:
+        checks["database"] = f"unavailable: {exc}"
+    try:
+        await run_in_threadpool(context.storage.ping)
+        checks["storage"] = "ok"
+    except StorageError as exc:
+        checks["storage"] = f"unavailable: {exc}"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )

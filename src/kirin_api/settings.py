@@ -1,0 +1,61 @@
+"""Settings, read from flags (by the CLI) and then from ``KIRIN_*`` environment variables.
+
+This is the only module that reads the environment; everything else takes constructor arguments.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Seconds between callback attempts: 5 s, then growing to hourly, over more than 24 hours.
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = "5,30,120,300,900,1800,3600,7200,14400,28800,43200"
+
+
+class Settings(BaseSettings):
+    """Every knob of the server; see the README's "Configuration" table."""
+
+    model_config = SettingsConfigDict(env_prefix="KIRIN_", extra="ignore")
+
+    data_dir: Path = Path("./kirin-data")
+    database_url: str | None = None
+    storage_url: str | None = None
+    public_url: str | None = None
+    workers: int = Field(default=1, ge=0, le=64)
+    allow_private_networks: bool = False
+    webhook_retry_schedule: str = DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    engines_file: Path | None = None
+    pricing_file: Path | None = None
+    discount: Decimal = Decimal("0")
+
+    # How long a worker holds a task without a heartbeat before another may take it over.
+    lease_seconds: float = Field(default=60.0, gt=0)
+    # Claims of one task before it is failed with the model's ...098 code.
+    max_attempts: int = Field(default=3, ge=1)
+    # How often an idle worker looks for work.
+    poll_interval: float = Field(default=0.5, gt=0)
+    # Lifetime of result URLs.
+    url_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    # Largest request body: base64 images of up to 10 MB each, several of them.
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'kirin.db').resolve()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir / "files").resolve().as_uri()
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Where workers write videos before they are stored."""
+        return self.data_dir / "scratch"

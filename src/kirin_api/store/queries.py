@@ -1,0 +1,521 @@
+"""Every statement the task store runs, named and parameterised, and the mapping of rows to records.
+
+Each function takes an open :class:`~sqlalchemy.engine.Connection` inside a transaction that the
+caller chose (the SQLite store begins writes with ``BEGIN IMMEDIATE``). The statements are
+SQLAlchemy Core expressions written to mean the same on SQLite and PostgreSQL:
+
+- upserts use each dialect's ``INSERT ... ON CONFLICT DO NOTHING`` (:func:`_insert`);
+- claiming is one ``UPDATE ... WHERE id = (SELECT ... ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+  RETURNING ...``; SQLite drops the ``FOR UPDATE`` clause (its ``BEGIN IMMEDIATE`` already made the
+  transaction the only writer), PostgreSQL uses it so concurrent claimers skip each other's row;
+- every write by a worker is fenced by ``status = 'processing' AND attempt = :attempt``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Row,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from kirin_api.contract.errors import InvalidParameter
+from kirin_api.contract.status import TaskStatus
+from kirin_api.store.base import Account, ApiKey, NewTask, TaskRecord
+from kirin_api.store.schema import accounts, api_keys, secrets, tasks
+
+_PENDING = TaskStatus.PENDING.value
+_PROCESSING = TaskStatus.PROCESSING.value
+
+
+def _insert(conn: Connection, table: Any) -> sqlite.Insert | postgresql.Insert:
+    """The dialect's own INSERT, which knows ``ON CONFLICT DO NOTHING``."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _changed(result: CursorResult[Any]) -> bool:
+    return result.rowcount > 0
+
+
+# --- health and secrets ----------------------------------------------------------------------
+
+
+def select_one(conn: Connection) -> None:
+    """A round trip to the database (``ping``)."""
+    conn.execute(select(literal(1))).scalar_one()
+
+
+def insert_secret_if_absent(conn: Connection, name: str, value: bytes, now: float) -> None:
+    """The first process to ask creates the secret; every other keeps the first one's."""
+    stmt = _insert(conn, secrets).values(name=name, value=value, created_at=now)
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=[secrets.c.name]))
+
+
+def select_secret(conn: Connection, name: str) -> bytes | None:
+    value = conn.execute(select(secrets.c.value).where(secrets.c.name == name)).scalar_one_or_none()
+    return None if value is None else bytes(value)
+
+
+# --- accounts and keys -----------------------------------------------------------------------
+
+
+def insert_account_if_absent(conn: Connection, account_id: str, name: str, now: float) -> None:
+    stmt = _insert(conn, accounts).values(id=account_id, name=name, created_at=now)
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=[accounts.c.name]))
+
+
+def select_account_by_name(conn: Connection, name: str) -> Account | None:
+    row = conn.execute(select(accounts).where(accounts.c.name == name)).one_or_none()
+    return None if row is None else account_record(row)
+
+
+def insert_api_key(
+    conn: Connection,
+    *,
+    key_id: str,
+    account_id: str,
+    name: str,
+    key_hash: str,
+    prefix: str,
+    now: float,
+) -> ApiKey:
+    stmt: Insert = _insert(conn, api_keys).values(
+        id=key_id,
+        account_id=account_id,
+        name=name,
+        key_hash=key_hash,
+        prefix=prefix,
+        created_at=now,
+        revoked_at=None,
+    )
+    return api_key_record(conn.execute(stmt.returning(*api_keys.c)).one())
+
+
+def select_account_for_key_hash(conn: Connection, key_hash: str) -> Account | None:
+    stmt = (
+        select(accounts)
+        .join(api_keys, api_keys.c.account_id == accounts.c.id)
+        .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+    )
+    row = conn.execute(stmt).one_or_none()
+    return None if row is None else account_record(row)
+
+
+def select_api_keys(conn: Connection, account_id: str | None) -> list[ApiKey]:
+    stmt = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+    if account_id is not None:
+        stmt = stmt.where(api_keys.c.account_id == account_id)
+    return [api_key_record(row) for row in conn.execute(stmt)]
+
+
+def select_api_keys_by_id_or_prefix(conn: Connection, key_id_or_prefix: str) -> list[ApiKey]:
+    """The key with this id if there is one, else every key with this prefix."""
+    by_id = conn.execute(select(api_keys).where(api_keys.c.id == key_id_or_prefix)).one_or_none()
+    if by_id is not None:
+        return [api_key_record(by_id)]
+    stmt = select(api_keys).where(api_keys.c.prefix == key_id_or_prefix).order_by(api_keys.c.id)
+    return [api_key_record(row) for row in conn.execute(stmt)]
+
+
+def revoke_api_key(conn: Connection, key_id: str, now: float) -> ApiKey | None:
+    """Revoke the key (keeping the first revocation time); None if no such key."""
+    stmt = (
+        update(api_keys)
+        .where(api_keys.c.id == key_id)
+        .values(
+            revoked_at=case((api_keys.c.revoked_at.is_(None), now), else_=api_keys.c.revoked_at)
+        )
+        .returning(*api_keys.c)
+    )
+    row = conn.execute(stmt).one_or_none()
+    return None if row is None else api_key_record(row)
+
+
+# --- tasks, as the API sees them -------------------------------------------------------------
+
+
+def insert_task(conn: Connection, task: NewTask) -> TaskRecord:
+    """Insert a pending task; the (account_id, external_task_id) constraint may refuse it."""
+    stmt: Insert = _insert(conn, tasks).values(
+        id=task.id,
+        account_id=task.account_id,
+        model=task.model,
+        status=_PENDING,
+        progress=0.0,
+        params=_dump(task.params),
+        external_task_id=task.external_task_id,
+        callback_url=task.callback_url,
+        created_at=task.created_at,
+        updated_at=task.created_at,
+        metadata=_dump({}),
+        attempt=0,
+        cancel_requested=False,
+    )
+    return task_record(conn.execute(stmt.returning(*tasks.c)).one())
+
+
+def select_task(conn: Connection, account_id: str, task_id: str) -> TaskRecord | None:
+    stmt = select(tasks).where(tasks.c.id == task_id, tasks.c.account_id == account_id)
+    row = conn.execute(stmt).one_or_none()
+    return None if row is None else task_record(row)
+
+
+def select_task_page(
+    conn: Connection,
+    account_id: str,
+    *,
+    limit: int,
+    before_id: str | None,
+    status: str | None,
+    model: str | None,
+    external_task_id: str | None,
+) -> list[TaskRecord]:
+    """Up to ``limit`` tasks newest first (ids are ULIDs), starting below ``before_id``."""
+    conditions: list[ColumnElement[bool]] = [tasks.c.account_id == account_id]
+    if before_id is not None:
+        conditions.append(tasks.c.id < before_id)
+    if status is not None:
+        conditions.append(tasks.c.status == status)
+    if model is not None:
+        conditions.append(tasks.c.model == model)
+    if external_task_id is not None:
+        conditions.append(tasks.c.external_task_id == external_task_id)
+    stmt = select(tasks).where(*conditions).order_by(tasks.c.id.desc()).limit(limit)
+    return [task_record(row) for row in conn.execute(stmt)]
+
+
+def cancel_pending_task(
+    conn: Connection, account_id: str, task_id: str, now: float
+) -> TaskRecord | None:
+    """Pending -> cancelled at once (no worker holds it); None if the task is not pending."""
+    stmt = (
+        update(tasks)
+        .where(
+            tasks.c.id == task_id,
+            tasks.c.account_id == account_id,
+            tasks.c.status == _PENDING,
+        )
+        .values(
+            status=TaskStatus.CANCELLED.value,
+            cancel_requested=True,
+            updated_at=now,
+            completed_at=now,
+        )
+        .returning(*tasks.c)
+    )
+    row = conn.execute(stmt).one_or_none()
+    return None if row is None else task_record(row)
+
+
+def request_cancel_processing(
+    conn: Connection, account_id: str, task_id: str, now: float
+) -> TaskRecord | None:
+    """Processing: ask its worker to stop; None if the task is not processing."""
+    stmt = (
+        update(tasks)
+        .where(
+            tasks.c.id == task_id,
+            tasks.c.account_id == account_id,
+            tasks.c.status == _PROCESSING,
+        )
+        .values(cancel_requested=True, updated_at=now)
+        .returning(*tasks.c)
+    )
+    row = conn.execute(stmt).one_or_none()
+    return None if row is None else task_record(row)
+
+
+# --- tasks, as workers see them --------------------------------------------------------------
+
+
+def _lease_expired(models: Sequence[str], now: float) -> ColumnElement[bool]:
+    return and_(
+        tasks.c.model.in_(models),
+        tasks.c.status == _PROCESSING,
+        tasks.c.lease_expires_at <= now,
+    )
+
+
+def cancel_expired_cancel_requested(conn: Connection, models: Sequence[str], now: float) -> int:
+    """Cancel the tasks whose cancel was requested and whose worker then lost the lease."""
+    stmt = (
+        update(tasks)
+        .where(_lease_expired(models, now), tasks.c.cancel_requested == true())
+        .values(
+            status=TaskStatus.CANCELLED.value,
+            lease_expires_at=None,
+            updated_at=now,
+            completed_at=now,
+        )
+    )
+    return conn.execute(stmt).rowcount
+
+
+def fail_exhausted(
+    conn: Connection,
+    models: Sequence[str],
+    error_codes: Mapping[str, str],
+    max_attempts: int,
+    now: float,
+) -> int:
+    """Fail the tasks whose lease expired on their last allowed attempt.
+
+    ``error_codes`` maps each model to its "status check" (``...098``) code; the message counts
+    the attempts in SQL so one statement handles any number of tasks.
+    """
+    message = (
+        literal("the task lost its worker ")
+        + cast(tasks.c.attempt, String)
+        + literal(" times (its lease expired on every attempt); it is not retried again")
+    )
+    stmt = (
+        update(tasks)
+        .where(_lease_expired(models, now), tasks.c.attempt >= max_attempts)
+        .values(
+            status=TaskStatus.FAILED.value,
+            error_code=case(dict(error_codes), value=tasks.c.model),
+            error_message=message,
+            lease_expires_at=None,
+            updated_at=now,
+            completed_at=now,
+        )
+    )
+    return conn.execute(stmt).rowcount
+
+
+def claim_next(
+    conn: Connection,
+    *,
+    models: Sequence[str],
+    worker_id: str,
+    max_attempts: int,
+    lease_expires_at: float,
+    now: float,
+) -> TaskRecord | None:
+    """Take the oldest claimable task: pending, or processing with an expired lease and attempts
+    left and no cancel requested (those two are finished by the statements above)."""
+    claimable = or_(
+        tasks.c.status == _PENDING,
+        and_(
+            tasks.c.status == _PROCESSING,
+            tasks.c.lease_expires_at <= now,
+            tasks.c.attempt < max_attempts,
+            tasks.c.cancel_requested == false(),
+        ),
+    )
+    oldest = (
+        select(tasks.c.id)
+        .where(tasks.c.model.in_(models), claimable)
+        .order_by(tasks.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    stmt = (
+        update(tasks)
+        .where(tasks.c.id == oldest)
+        .values(
+            status=_PROCESSING,
+            attempt=tasks.c.attempt + 1,
+            lease_expires_at=lease_expires_at,
+            worker_id=worker_id,
+            updated_at=now,
+        )
+        .returning(*tasks.c)
+    )
+    row = conn.execute(stmt).one_or_none()
+    return None if row is None else task_record(row)
+
+
+def _held(task_id: str, attempt: int) -> ColumnElement[bool]:
+    """The fence: only the worker holding this attempt of a processing task may write it."""
+    return and_(tasks.c.id == task_id, tasks.c.attempt == attempt, tasks.c.status == _PROCESSING)
+
+
+def extend_lease(
+    conn: Connection,
+    task_id: str,
+    attempt: int,
+    progress: float,
+    lease_expires_at: float,
+    now: float,
+) -> bool | None:
+    """Extend the lease and raise progress; the task's ``cancel_requested``, or None if the lease
+    was lost."""
+    stmt = (
+        update(tasks)
+        .where(_held(task_id, attempt))
+        .values(
+            # CASE rather than MAX/GREATEST: the same text on SQLite and PostgreSQL.
+            progress=case((tasks.c.progress < progress, progress), else_=tasks.c.progress),
+            lease_expires_at=lease_expires_at,
+            updated_at=now,
+        )
+        .returning(tasks.c.cancel_requested)
+    )
+    value = conn.execute(stmt).scalar_one_or_none()
+    return None if value is None else bool(value)
+
+
+def select_cancel_requested(conn: Connection, task_id: str) -> bool:
+    stmt = select(tasks.c.cancel_requested).where(tasks.c.id == task_id)
+    return bool(conn.execute(stmt).scalar_one_or_none())
+
+
+def complete_task(
+    conn: Connection,
+    task_id: str,
+    attempt: int,
+    *,
+    result: dict[str, Any],
+    usage_cost: str,
+    metadata: dict[str, Any],
+    now: float,
+) -> bool:
+    stmt = (
+        update(tasks)
+        .where(_held(task_id, attempt))
+        .values(
+            status=TaskStatus.COMPLETED.value,
+            progress=1.0,
+            result=_dump(result),
+            usage_cost=usage_cost,
+            metadata=_dump(metadata),
+            lease_expires_at=None,
+            updated_at=now,
+            completed_at=now,
+        )
+    )
+    return _changed(conn.execute(stmt))
+
+
+def fail_task(
+    conn: Connection, task_id: str, attempt: int, error_code: str, error_message: str, now: float
+) -> bool:
+    stmt = (
+        update(tasks)
+        .where(_held(task_id, attempt))
+        .values(
+            status=TaskStatus.FAILED.value,
+            error_code=error_code,
+            error_message=error_message,
+            lease_expires_at=None,
+            updated_at=now,
+            completed_at=now,
+        )
+    )
+    return _changed(conn.execute(stmt))
+
+
+def cancel_claimed_task(conn: Connection, task_id: str, attempt: int, now: float) -> bool:
+    stmt = (
+        update(tasks)
+        .where(_held(task_id, attempt))
+        .values(
+            status=TaskStatus.CANCELLED.value,
+            lease_expires_at=None,
+            updated_at=now,
+            completed_at=now,
+        )
+    )
+    return _changed(conn.execute(stmt))
+
+
+# --- cursors and rows ------------------------------------------------------------------------
+
+
+def encode_cursor(last_id: str) -> str:
+    """The opaque ``next_cursor``: the id of the last task on the page (keyset paging)."""
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The task id a cursor continues below; :class:`InvalidParameter` if it is not one of ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        last_id = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+    except (ValueError, binascii.Error, UnicodeError):
+        last_id = ""
+    if not _is_task_id(last_id):
+        raise InvalidParameter(
+            "cursor is not valid: pass the next_cursor of a previous page unchanged",
+            param="cursor",
+        )
+    return last_id
+
+
+def _is_task_id(value: str) -> bool:
+    prefix, _, rest = value.partition("_")
+    return prefix == "task" and bool(rest) and rest.isascii() and rest.isalnum()
+
+
+def _dump(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def account_record(row: Row[Any]) -> Account:
+    m = row._mapping
+    return Account(id=m["id"], name=m["name"], created_at=m["created_at"])
+
+
+def api_key_record(row: Row[Any]) -> ApiKey:
+    m = row._mapping
+    return ApiKey(
+        id=m["id"],
+        account_id=m["account_id"],
+        name=m["name"],
+        prefix=m["prefix"],
+        created_at=m["created_at"],
+        revoked_at=m["revoked_at"],
+    )
+
+
+def task_record(row: Row[Any]) -> TaskRecord:
+    m = row._mapping
+    return TaskRecord(
+        id=m["id"],
+        account_id=m["account_id"],
+        model=m["model"],
+        status=TaskStatus(m["status"]),
+        progress=m["progress"],
+        params=_load(m["params"]),
+        external_task_id=m["external_task_id"],
+        callback_url=m["callback_url"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        completed_at=m["completed_at"],
+        error_code=m["error_code"],
+        error_message=m["error_message"],
+        result=_load(m["result"]),
+        usage_cost=m["usage_cost"],
+        metadata=_load(m["metadata"]) or {},
+        attempt=m["attempt"],
+        lease_expires_at=m["lease_expires_at"],
+        worker_id=m["worker_id"],
+        cancel_requested=bool(m["cancel_requested"]),
+    )

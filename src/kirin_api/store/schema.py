@@ -1,0 +1,101 @@
+"""The tables of the task store, as SQLAlchemy Core metadata.
+
+This is the shape the code queries; the migrations in ``migrations/versions`` create it (a test
+compares the two). Types are chosen to mean the same on SQLite and PostgreSQL:
+
+- times are Unix seconds as floats (``Double``), never database timestamps, so the injectable clock
+  of the store decides every time and no time zone is involved;
+- JSON documents (``params``, ``result``, ``metadata``) are text written by the store, so both
+  databases hand back exactly what was stored;
+- money (``usage_cost``) is decimal text: never a float.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Named constraints, so migrations (and a later PostgreSQL) can refer to them by a stable name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", Double, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    # SHA-256 (or similar) of the key: the key itself is never stored.
+    Column("key_hash", String(128), nullable=False, unique=True),
+    Column("prefix", String(64), nullable=False, index=True),
+    Column("created_at", Double, nullable=False),
+    Column("revoked_at", Double, nullable=True),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    # A ULID with a prefix: ordering by id is ordering by creation (listing, claiming).
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("progress", Double, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("external_task_id", String(64), nullable=True),
+    Column("callback_url", Text, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    # When the task reached a finished status (completed, failed or cancelled).
+    Column("completed_at", Double, nullable=True),
+    Column("error_code", String(16), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("result", Text, nullable=True),
+    Column("usage_cost", String(32), nullable=True),
+    Column("metadata", Text, nullable=False),
+    # The lease: ``attempt`` fences every write of a worker; 0 until first claimed.
+    Column("attempt", Integer, nullable=False),
+    Column("lease_expires_at", Double, nullable=True),
+    Column("worker_id", String(200), nullable=True),
+    Column("cancel_requested", Boolean, nullable=False),
+    # NULLs are distinct in both SQLite and PostgreSQL: tasks without one never collide.
+    UniqueConstraint("account_id", "external_task_id"),
+    # Claiming: the pending (or lease-expired) tasks of some models.
+    Index("ix_tasks_claim", "status", "model", "lease_expires_at"),
+    # Listing: an account's tasks newest first, paged by id.
+    Index("ix_tasks_account_id", "account_id", "id"),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("created_at", Double, nullable=False),
+)

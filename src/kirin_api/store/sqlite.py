@@ -1,0 +1,366 @@
+"""The task store on one SQLite file, shared by the API process and any number of worker processes.
+
+How it stays correct across processes:
+
+- WAL journal: readers never block the writer nor the writer readers.
+- Every write transaction starts with ``BEGIN IMMEDIATE`` (SQLAlchemy's pysqlite recipe: the
+  driver's own BEGIN is switched off and the engine's ``begin`` event emits ours). The write lock is
+  taken up front, so a transaction never has to upgrade a read snapshot to a write lock, which in
+  WAL mode fails at once with "database is locked" instead of waiting. Writers queue on
+  ``busy_timeout``; only a wait longer than that becomes :class:`StoreUnavailable`.
+- Reads use a second engine with a plain (deferred) ``BEGIN``: a consistent snapshot, no lock.
+- Claiming is one ``UPDATE ... RETURNING`` inside that exclusive transaction, so two workers never
+  take the same task.
+
+Errors: ``sqlite3``/SQLAlchemy ``OperationalError`` (locked past the timeout, unable to open, no
+such table) becomes :class:`StoreUnavailable`; the unique constraint on the external id becomes
+:class:`DuplicateExternalId`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy.engine import URL
+
+from kirin_api.contract.errors import TaskErrorKind, task_error_code
+from kirin_api.contract.ids import ulid
+from kirin_api.contract.status import TaskStatus
+from kirin_api.store import migrations, queries
+from kirin_api.store.base import (
+    Account,
+    ApiKey,
+    DuplicateExternalId,
+    Heartbeat,
+    NewTask,
+    Page,
+    StoreError,
+    StoreUnavailable,
+    TaskAlreadyFinished,
+    TaskRecord,
+)
+
+DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for the lock before StoreUnavailable
+
+
+class SqliteTaskStore:
+    """:class:`~kirin_api.store.base.TaskStore` on the SQLite file at ``path``.
+
+    ``clock`` gives every time the store writes (Unix seconds); tests inject a fake one.
+    ``busy_timeout`` is how long a write waits for another process's write to finish.
+    The file's directory must exist. One instance serves all threads of a process; a child process
+    created by ``fork`` gets fresh connections on first use.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._busy_timeout = busy_timeout
+        self._writer = _engine(self.path, busy_timeout, begin="BEGIN IMMEDIATE")
+        self._reader = _engine(self.path, busy_timeout, begin="BEGIN")
+        self._pid = os.getpid()
+        self._secrets: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close every pooled connection (the store reopens them if used again)."""
+        self._writer.dispose()
+        self._reader.dispose()
+
+    # --- transactions and errors ---------------------------------------------------------
+
+    def _check_fork(self) -> None:
+        # SQLite connections must never be shared with a forked child: drop (without closing,
+        # which would disturb the parent) the ones inherited from the parent.
+        if os.getpid() != self._pid:
+            with self._lock:
+                if os.getpid() != self._pid:
+                    self._writer.dispose(close=False)
+                    self._reader.dispose(close=False)
+                    self._pid = os.getpid()
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except exc.OperationalError as error:
+            raise StoreUnavailable(
+                f"the database {self.path} cannot be used: {error.orig}"
+            ) from error
+        except exc.IntegrityError:
+            raise
+        except exc.DatabaseError as error:
+            # A file that is not a database, a corrupt one: nothing a retry fixes either.
+            raise StoreUnavailable(
+                f"the database {self.path} cannot be used: {error.orig}"
+            ) from error
+        except sqlite3.OperationalError as error:  # raised by our own connect hook, unwrapped
+            raise StoreUnavailable(f"the database {self.path} cannot be used: {error}") from error
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error."""
+        self._check_fork()
+        with self._translate(), self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        self._check_fork()
+        with self._translate(), self._reader.begin() as conn:
+            yield conn
+
+    # --- schema and health ---------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision. The upgrade runs inside ``BEGIN IMMEDIATE`` on
+        the connection Alembic uses: concurrent callers wait, then find nothing to do."""
+        with self._write() as conn:
+            migrations.upgrade(conn)
+
+    def ping(self) -> None:
+        with self._read() as conn:
+            queries.select_one(conn)
+
+    def secret(self, name: str) -> bytes:
+        cached = self._secrets.get(name)
+        if cached is not None:
+            return cached
+        with self._write() as conn:
+            queries.insert_secret_if_absent(conn, name, os.urandom(32), self._clock())
+            value = queries.select_secret(conn, name)
+        if value is None:  # pragma: no cover - inserted or kept in the same transaction
+            raise StoreError(f"secret {name!r} vanished")
+        self._secrets[name] = value
+        return value
+
+    # --- accounts and keys ---------------------------------------------------------------
+
+    def ensure_account(self, name: str) -> Account:
+        with self._write() as conn:
+            queries.insert_account_if_absent(conn, "acct_" + ulid(), name, self._clock())
+            account = queries.select_account_by_name(conn, name)
+        if account is None:  # pragma: no cover - inserted or kept in the same transaction
+            raise StoreError(f"account {name!r} vanished")
+        return account
+
+    def create_api_key(self, account_id: str, name: str, key_hash: str, prefix: str) -> ApiKey:
+        with self._write() as conn:
+            return queries.insert_api_key(
+                conn,
+                key_id="key_" + ulid(),
+                account_id=account_id,
+                name=name,
+                key_hash=key_hash,
+                prefix=prefix,
+                now=self._clock(),
+            )
+
+    def account_for_key(self, key_hash: str) -> Account | None:
+        with self._read() as conn:
+            return queries.select_account_for_key_hash(conn, key_hash)
+
+    def list_api_keys(self, account_id: str | None = None) -> list[ApiKey]:
+        with self._read() as conn:
+            return queries.select_api_keys(conn, account_id)
+
+    def revoke_api_key(self, key_id_or_prefix: str) -> ApiKey | None:
+        """Revoke by id or by prefix; None if no such key. A prefix that several keys share is
+        refused with :class:`StoreError` (name the key by its id then)."""
+        with self._write() as conn:
+            keys = queries.select_api_keys_by_id_or_prefix(conn, key_id_or_prefix)
+            if not keys:
+                return None
+            if len(keys) > 1:
+                raise StoreError(
+                    f"{len(keys)} keys have the prefix {key_id_or_prefix!r}; revoke one by its id"
+                )
+            return queries.revoke_api_key(conn, keys[0].id, self._clock())
+
+    # --- tasks, as the API sees them -----------------------------------------------------
+
+    def create_task(self, task: NewTask) -> TaskRecord:
+        try:
+            with self._write() as conn:
+                return queries.insert_task(conn, task)
+        except exc.IntegrityError as error:
+            if task.external_task_id is not None and "external_task_id" in str(error.orig):
+                raise DuplicateExternalId(
+                    f"external_task_id {task.external_task_id!r} is already used by this account"
+                ) from error
+            raise StoreError(f"task {task.id} cannot be stored: {error.orig}") from error
+
+    def get_task(self, account_id: str, task_id: str) -> TaskRecord | None:
+        with self._read() as conn:
+            return queries.select_task(conn, account_id, task_id)
+
+    def list_tasks(
+        self,
+        account_id: str,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: TaskStatus | None = None,
+        model: str | None = None,
+        external_task_id: str | None = None,
+    ) -> Page:
+        """Newest first. ``cursor`` is opaque (an invalid one raises ``InvalidParameter``)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        before_id = None if cursor is None else queries.decode_cursor(cursor)
+        with self._read() as conn:
+            # One more than asked tells whether there is a next page without a second query.
+            rows = queries.select_task_page(
+                conn,
+                account_id,
+                limit=limit + 1,
+                before_id=before_id,
+                status=None if status is None else TaskStatus(status).value,
+                model=model,
+                external_task_id=external_task_id,
+            )
+        page = rows[:limit]
+        next_cursor = queries.encode_cursor(page[-1].id) if len(rows) > limit else None
+        return Page(tasks=page, next_cursor=next_cursor)
+
+    def request_cancel(self, account_id: str, task_id: str) -> TaskRecord | None:
+        now = self._clock()
+        with self._write() as conn:
+            record = queries.cancel_pending_task(conn, account_id, task_id, now)
+            if record is None:
+                record = queries.request_cancel_processing(conn, account_id, task_id, now)
+            if record is not None:
+                return record
+            existing = queries.select_task(conn, account_id, task_id)
+        if existing is None:
+            return None
+        raise TaskAlreadyFinished(f"task {task_id} is already {existing.status.value}")
+
+    # --- tasks, as workers see them ------------------------------------------------------
+
+    def claim(
+        self, worker_id: str, models: Sequence[str], lease_seconds: float, max_attempts: int
+    ) -> TaskRecord | None:
+        models = list(models)
+        if not models:
+            return None
+        codes = {model: task_error_code(model, TaskErrorKind.STATUS_CHECK) for model in models}
+        now = self._clock()
+        with self._write() as conn:
+            # First finish the lease-expired tasks that must not run again, so the claim below
+            # (one UPDATE ... RETURNING) only sees tasks that may be handed out.
+            queries.cancel_expired_cancel_requested(conn, models, now)
+            queries.fail_exhausted(conn, models, codes, max_attempts, now)
+            return queries.claim_next(
+                conn,
+                models=models,
+                worker_id=worker_id,
+                max_attempts=max_attempts,
+                lease_expires_at=now + lease_seconds,
+                now=now,
+            )
+
+    def heartbeat(
+        self, task_id: str, attempt: int, progress: float, lease_seconds: float
+    ) -> Heartbeat:
+        now = self._clock()
+        progress = min(max(progress, 0.0), 1.0)
+        with self._write() as conn:
+            cancel = queries.extend_lease(
+                conn, task_id, attempt, progress, now + lease_seconds, now
+            )
+            if cancel is None:
+                return Heartbeat(
+                    lease_held=False,
+                    cancel_requested=queries.select_cancel_requested(conn, task_id),
+                )
+        return Heartbeat(lease_held=True, cancel_requested=cancel)
+
+    def complete(
+        self,
+        task_id: str,
+        attempt: int,
+        result: dict[str, Any],
+        usage_cost: str,
+        metadata: dict[str, Any],
+    ) -> bool:
+        with self._write() as conn:
+            return queries.complete_task(
+                conn,
+                task_id,
+                attempt,
+                result=result,
+                usage_cost=usage_cost,
+                metadata=metadata,
+                now=self._clock(),
+            )
+
+    def fail(self, task_id: str, attempt: int, error_code: str, error_message: str) -> bool:
+        with self._write() as conn:
+            return queries.fail_task(
+                conn, task_id, attempt, error_code, error_message, self._clock()
+            )
+
+    def mark_cancelled(self, task_id: str, attempt: int) -> bool:
+        with self._write() as conn:
+            return queries.cancel_claimed_task(conn, task_id, attempt, self._clock())
+
+
+def _engine(path: Path, busy_timeout: float, *, begin: str) -> Engine:
+    """An engine on ``path`` whose transactions start with ``begin`` (pysqlite recipe)."""
+    url = URL.create("sqlite+pysqlite", database=str(path))
+    engine = create_engine(url, connect_args={"timeout": busy_timeout})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Switch off the driver's own BEGIN (it skips SELECTs and cannot say IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            # NORMAL is durable across application crashes in WAL mode; only power loss may
+            # undo the last commits, and it never corrupts the file.
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            _ensure_wal(cursor, busy_timeout)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def _ensure_wal(cursor: sqlite3.Cursor, busy_timeout: float) -> None:
+    """Switch the file to WAL (persistent, so usually already done by another process).
+
+    Changing the journal mode can answer "database is locked" without waiting on the busy timeout
+    while another process opens a fresh file, so it is retried up to the same time.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)

@@ -1,0 +1,230 @@
+"""The worker loop: claim a task, render it, store the video, finish the task.
+
+One worker renders one task at a time; run several worker processes for parallelism. Every way a
+render can end is written to the store: completed, failed with the model's code, or cancelled.
+A worker that dies leaves its task to the lease: another worker claims it once the lease expires,
+and the store fails it with ``...098`` after too many lost attempts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kirin_api.contract.errors import TaskErrorKind, TaskFailure, task_error_code
+from kirin_api.contract.job import OutputSpec, RenderJob
+from kirin_api.contract.pricing import PricingTable, format_cost
+from kirin_api.contract.registry import output_spec, render_seed
+from kirin_api.engines.base import Engine, RenderCancelled, RenderControl
+from kirin_api.media.encode import EncodeCancelled, MediaError, VideoTarget, encode_mp4
+from kirin_api.media.probe import probe_video
+from kirin_api.media.watermark import Watermark
+from kirin_api.storage.base import BlobStorage, StorageError
+from kirin_api.store.base import StoreUnavailable, TaskRecord, TaskStore
+from kirin_api.worker.lease import LeaseKeeper
+
+log = logging.getLogger("kirin_api.worker")
+
+# Share of the progress bar given to rendering and encoding; storing the result is the rest.
+RENDER_SHARE = 0.95
+# Longest wait between claims while the database is unreachable.
+MAX_BACKOFF_SECONDS = 10.0
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    scratch_dir: Path
+    worker_id: str
+    lease_seconds: float = 60.0
+    max_attempts: int = 3
+    poll_interval: float = 0.5
+
+    @property
+    def heartbeat_interval(self) -> float:
+        # Several heartbeats per lease, and often enough for progress to look live.
+        return min(self.lease_seconds / 4, 1.0)
+
+
+class Worker:
+    def __init__(
+        self,
+        store: TaskStore,
+        storage: BlobStorage,
+        engines: Mapping[str, Engine],
+        pricing: PricingTable,
+        config: WorkerConfig,
+    ) -> None:
+        self._store = store
+        self._storage = storage
+        self._engines = dict(engines)
+        self._pricing = pricing
+        self._config = config
+
+    @property
+    def models(self) -> list[str]:
+        return sorted(self._engines)
+
+    def run(self, stop: threading.Event) -> None:
+        """Claim and process tasks until ``stop`` is set (a task in hand is finished first)."""
+        log.info("worker %s serving %s", self._config.worker_id, ", ".join(self.models))
+        backoff = self._config.poll_interval
+        while not stop.is_set():
+            try:
+                task = self.run_once()
+            except StoreUnavailable as exc:
+                log.warning("database unavailable, retrying in %.1fs: %s", backoff, exc)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            backoff = self._config.poll_interval
+            if task is None:
+                stop.wait(self._config.poll_interval)
+
+    def run_once(self) -> TaskRecord | None:
+        """Claim one task and process it; None when there was nothing to claim."""
+        if not self._engines:
+            return None
+        task = self._store.claim(
+            self._config.worker_id,
+            self.models,
+            self._config.lease_seconds,
+            self._config.max_attempts,
+        )
+        if task is not None:
+            self.process(task)
+        return task
+
+    def process(self, task: TaskRecord) -> None:
+        log.info("task %s (%s) attempt %d", task.id, task.model, task.attempt)
+        workdir = self._config.scratch_dir / f"{task.id}-{task.attempt}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        lease = LeaseKeeper(
+            self._store,
+            task.id,
+            task.attempt,
+            lease_seconds=self._config.lease_seconds,
+            interval=self._config.heartbeat_interval,
+        )
+        try:
+            with lease:
+                self._run_task(task, lease, workdir)
+        except (RenderCancelled, EncodeCancelled):
+            if lease.cancel_requested:
+                self._store.mark_cancelled(task.id, task.attempt)
+                log.info("task %s cancelled", task.id)
+            else:
+                log.warning("task %s abandoned: its lease went to another worker", task.id)
+        except TaskFailure as failure:
+            self._fail(task, failure.kind, failure.message)
+        except MemoryError:
+            self._fail(task, TaskErrorKind.RESOURCE_INSUFFICIENT, "the engine ran out of memory")
+        except (StoreUnavailable, StorageError) as exc:
+            # The task stays processing; once its lease expires another attempt is made.
+            log.warning("task %s left for a retry: %s", task.id, exc)
+        except Exception as exc:
+            log.exception("task %s failed in the engine", task.id)
+            self._fail(task, TaskErrorKind.INTERNAL, f"internal generation error: {exc}")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _fail(self, task: TaskRecord, kind: TaskErrorKind, message: str) -> None:
+        if not self._store.fail(task.id, task.attempt, task_error_code(task.model, kind), message):
+            log.warning("could not record failure of %s: lease lost", task.id)
+
+    def _run_task(self, task: TaskRecord, lease: LeaseKeeper, workdir: Path) -> None:
+        engine = self._engines[task.model]
+        spec = output_spec(task.model, task.params)
+        job = RenderJob(
+            task_id=task.id,
+            model=task.model,
+            params=task.params,
+            spec=spec,
+            seed=render_seed(task.model, task.params),
+        )
+        started = time.monotonic()
+        control = RenderControl(
+            report_progress=lambda f: lease.set_progress(RENDER_SHARE * f),
+            should_stop=lease.should_stop,
+        )
+        output = engine.render(job, control)
+        watermarked = bool(task.params.get("watermark_info", {}).get("enabled"))
+        clean_path = workdir / "video.mp4"
+        marked_path = workdir / "video_watermarked.mp4"
+        targets = [VideoTarget(clean_path)]
+        if watermarked:
+            targets.append(VideoTarget(marked_path, transform=Watermark(spec.width, spec.height)))
+        try:
+            encode_mp4(
+                output.frames,
+                targets,
+                width=spec.width,
+                height=spec.height,
+                fps=spec.fps,
+                total_frames=spec.frames,
+                audio=None if output.audio is None else output.audio.samples,
+                audio_rate=None if output.audio is None else output.audio.sample_rate,
+                on_frame=lambda done: lease.set_progress(RENDER_SHARE * done / spec.frames),
+                should_stop=lease.should_stop,
+            )
+        except MediaError as exc:
+            raise TaskFailure(TaskErrorKind.INTERNAL, f"encoding failed: {exc}") from exc
+        render_seconds = time.monotonic() - started
+        self._verify(clean_path, spec)
+        control.check()
+
+        content: dict[str, Any] = {
+            "type": "video",
+            "key": f"results/{task.id}/video.mp4",
+            "duration": spec.duration,
+        }
+        self._storage.put_file(content["key"], clean_path, "video/mp4")
+        if watermarked:
+            content["watermark_key"] = f"results/{task.id}/video_watermarked.mp4"
+            self._storage.put_file(content["watermark_key"], marked_path, "video/mp4")
+        metadata = {
+            **output.metadata,
+            "engine": engine.name,
+            "width": spec.width,
+            "height": spec.height,
+            "fps": spec.fps,
+            "frames": spec.frames,
+            "render_seconds": round(render_seconds, 3),
+        }
+        result = {
+            "content": [content],
+            "job_id": f"{task.id}-{task.attempt}",
+            "discount": self._pricing.discount_value(),
+        }
+        cost = format_cost(self._pricing.cost(task.model, task.params))
+        if self._store.complete(task.id, task.attempt, result, cost, metadata):
+            log.info("task %s completed in %.2fs", task.id, render_seconds)
+        else:
+            log.warning("task %s finished but its lease was lost; result dropped", task.id)
+
+    @staticmethod
+    def _verify(path: Path, spec: OutputSpec) -> None:
+        """The engine's video must be what the contract promises, or the task fails (096)."""
+        try:
+            info = probe_video(path)
+        except MediaError as exc:
+            raise TaskFailure(TaskErrorKind.RESULT_PARSING, f"unreadable result: {exc}") from exc
+        expected = (spec.width, spec.height, spec.fps, spec.frames)
+        actual = (info.width, info.height, round(info.fps), info.frames)
+        if actual != expected:
+            raise TaskFailure(
+                TaskErrorKind.RESULT_PARSING,
+                f"result is {actual} (width, height, fps, frames), expected {expected}",
+            )

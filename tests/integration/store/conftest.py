@@ -1,0 +1,59 @@
+"""Fixtures of the store conformance tests: every TaskStore implementation runs the same tests.
+
+A PostgreSQL factory joins ``STORE_FACTORIES`` with the scale-out work (skipped where no server is
+configured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kirin_api.store import SqliteTaskStore, TaskStore
+
+
+class FakeClock:
+    """A clock the test moves by hand, so leases expire without sleeping."""
+
+    def __init__(self, start: float = 1_763_700_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+StoreFactory = Callable[[Path, FakeClock], TaskStore]
+
+
+def _sqlite(tmp_path: Path, clock: FakeClock) -> TaskStore:
+    return SqliteTaskStore(tmp_path / "kirin.db", clock=clock)
+
+
+STORE_FACTORIES: dict[str, StoreFactory] = {"sqlite": _sqlite}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=sorted(STORE_FACTORIES))
+def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
+    factory: StoreFactory = STORE_FACTORIES[request.param]
+    return factory
+
+
+@pytest.fixture
+def store(store_factory: StoreFactory, tmp_path: Path, clock: FakeClock) -> Iterator[TaskStore]:
+    """A migrated, empty store whose times come from ``clock``."""
+    instance = store_factory(tmp_path, clock)
+    instance.migrate()
+    yield instance
+    close = getattr(instance, "close", None)
+    if close is not None:
+        close()
