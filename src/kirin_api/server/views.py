@@ -30,7 +30,7 @@ def task_object(task: TaskRecord, context: ServerContext, base_url: str) -> dict
         "object": "generation.task",
         "model": task.model,
         "status": task.status.value,
-        "progress": round(task.progress, 4),
+        "progress": round(float(task.progress), 4),
         "created_at": int(task.created_at),
         "updated_at": int(task.updated_at),
         "completed_at": int(task.completed_at) if task.completed_at is not None else None,

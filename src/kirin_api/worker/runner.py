@@ -25,9 +25,15 @@ from kirin_api.contract.job import OutputSpec, RenderJob
 from kirin_api.contract.pricing import PricingTable, format_cost
 from kirin_api.contract.registry import output_spec, render_seed
 from kirin_api.engines.base import Engine, RenderCancelled, RenderControl
-from kirin_api.media.encode import EncodeCancelled, MediaError, VideoTarget, encode_mp4
-from kirin_api.media.probe import probe_video
-from kirin_api.media.watermark import Watermark
+from kirin_api.media.encode import (
+    EncodeCancelled,
+    EncodeError,
+    PcmAudio,
+    VideoTarget,
+    encode_mp4,
+)
+from kirin_api.media.probe import ProbeError, probe_video
+from kirin_api.media.watermark import make_watermark
 from kirin_api.storage.base import BlobStorage, StorageError
 from kirin_api.store.base import StoreUnavailable, TaskRecord, TaskStore
 from kirin_api.worker.lease import LeaseKeeper
@@ -165,7 +171,12 @@ class Worker:
         marked_path = workdir / "video_watermarked.mp4"
         targets = [VideoTarget(clean_path)]
         if watermarked:
-            targets.append(VideoTarget(marked_path, transform=Watermark(spec.width, spec.height)))
+            targets.append(
+                VideoTarget(marked_path, transform=make_watermark(spec.width, spec.height))
+            )
+        audio = None
+        if output.audio is not None:
+            audio = PcmAudio(output.audio.samples, output.audio.sample_rate)
         try:
             encode_mp4(
                 output.frames,
@@ -174,12 +185,13 @@ class Worker:
                 height=spec.height,
                 fps=spec.fps,
                 total_frames=spec.frames,
-                audio=None if output.audio is None else output.audio.samples,
-                audio_rate=None if output.audio is None else output.audio.sample_rate,
+                audio=audio,
                 on_frame=lambda done: lease.set_progress(RENDER_SHARE * done / spec.frames),
                 should_stop=lease.should_stop,
             )
-        except MediaError as exc:
+        except EncodeCancelled:
+            raise
+        except EncodeError as exc:
             raise TaskFailure(TaskErrorKind.INTERNAL, f"encoding failed: {exc}") from exc
         render_seconds = time.monotonic() - started
         self._verify(clean_path, spec)
@@ -219,7 +231,7 @@ class Worker:
         """The engine's video must be what the contract promises, or the task fails (096)."""
         try:
             info = probe_video(path)
-        except MediaError as exc:
+        except ProbeError as exc:
             raise TaskFailure(TaskErrorKind.RESULT_PARSING, f"unreadable result: {exc}") from exc
         expected = (spec.width, spec.height, spec.fps, spec.frames)
         actual = (info.width, info.height, round(info.fps), info.frames)
