@@ -16,6 +16,7 @@ from rich.table import Table
 
 from kirin_api.contract.apikeys import generate_key, hash_key, shown_prefix
 from kirin_api.settings import Settings
+from kirin_api.store import StoreError
 from kirin_api.supervisor import PARENT_PID_ENV, WorkerSupervisor
 from kirin_api.wiring import build_pricing, build_storage, build_store
 
@@ -170,7 +171,11 @@ def keys_revoke(
 ) -> None:
     """Revoke a key; requests with it are refused from now on."""
     store = build_store(_settings(data_dir=data_dir))
-    revoked = store.revoke_api_key(key)
+    try:
+        revoked = store.revoke_api_key(key)
+    except StoreError as exc:  # a prefix shared by several keys
+        err.print(str(exc))
+        raise typer.Exit(1) from None
     if revoked is None:
         err.print(f"no key {key!r}")
         raise typer.Exit(1)
