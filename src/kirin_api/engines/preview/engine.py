@@ -23,9 +23,12 @@ What each kirin_v1_t2v parameter does here:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import cv2
 import numpy as np
 
 from kirin_api.contract.job import RenderJob
@@ -40,6 +43,9 @@ SUPPORTED_MODELS = frozenset({"kirin_v1_t2v"})
 # hides it (std), pro pays for sharper scenery.
 DENSITY = {"std": 0.6, "pro": 0.9}
 OBJECTS = {"std": 5, "pro": 8}
+# Frames rendered ahead of the consumer (720p RGB: 2.7 MB each).
+AHEAD = 3
+_POLL_S = 0.05  # how often a waiting side looks at cancellation / the stop flag
 
 
 class PreviewEngine:
@@ -83,6 +89,32 @@ class PreviewEngine:
     ) -> Iterator[Frame]:
         spec = job.spec
         control.check()
+        # Steps 2 and 3 run on a background thread, a few frames ahead of the consumer, so the
+        # encoder that pulls these frames works on one core while the next ones render on the
+        # other (OpenCV and numpy release the GIL). Cancellation, progress and the consumer's
+        # pace stay on this side: the thread only ever renders.
+        producer = _Producer(lambda: self._render_frames(job, theme, path, mode))
+        try:
+            last_percent = -1
+            for i in range(spec.frames):
+                control.check()
+                yield producer.next_frame(control)
+                percent = (100 * (i + 1)) // spec.frames
+                if percent != last_percent:  # at most ~100 progress calls per clip
+                    last_percent = percent
+                    control.report_progress((i + 1) / spec.frames)
+        finally:
+            producer.close()
+
+    @staticmethod
+    def _render_frames(
+        job: RenderJob, theme: Theme, path: CameraPath, mode: str
+    ) -> Iterator[Frame]:
+        spec = job.spec
+        # One OpenCV thread: the encoder consuming these frames keeps the other core busy, and
+        # OpenCV's pool spin-waits between calls, burning CPU that x264 needs (about a third of
+        # the renderer's own time). Process-wide, but the preview engine is OpenCV's only user.
+        cv2.setNumThreads(1)
         # Step 2: build the scene. The seed and the prompt's hash seed one generator together.
         rng = np.random.default_rng([job.seed & (2**64 - 1), theme.prompt_key])
         lens = Lens.for_frame(spec.width, spec.height)
@@ -94,12 +126,65 @@ class PreviewEngine:
         sprites = make_sprites(theme, rng, lens, OBJECTS[mode], spec.duration)
         renderer = Renderer(assemble(sky, layers, sprites), lens)
         # Step 3: one frame per pose; the move spans the clip in normalised time.
-        last_percent = -1
         for i in range(spec.frames):
-            control.check()
             tau = i / (spec.frames - 1) if spec.frames > 1 else 0.0
             yield renderer.render(path.pose(tau), i / spec.fps)
-            percent = (100 * (i + 1)) // spec.frames
-            if percent != last_percent:  # at most ~100 progress calls per clip
-                last_percent = percent
-                control.report_progress((i + 1) / spec.frames)
+
+
+class _Producer:
+    """Runs a frame iterator on a daemon thread, at most ``AHEAD`` frames ahead of the reader.
+
+    The thread starts with the first :meth:`next_frame` and is stopped and joined by
+    :meth:`close` (which the engine's generator calls however it ends: exhausted, cancelled,
+    closed early or failed). Frames come out in order, so the output is the same as rendering
+    on the caller's thread.
+    """
+
+    def __init__(self, frames: Callable[[], Iterator[Frame]]) -> None:
+        self._frames = frames
+        self._queue: queue.Queue[tuple[Frame | None, BaseException | None]] = queue.Queue(AHEAD)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def next_frame(self, control: RenderControl) -> Frame:
+        """The next frame; polls ``control`` for cancellation while waiting for it."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="preview-render", daemon=True)
+            self._thread.start()
+        while True:
+            try:
+                frame, error = self._queue.get(timeout=_POLL_S)
+            except queue.Empty:
+                control.check()
+                continue
+            if error is not None:
+                raise error
+            if frame is None:
+                raise RuntimeError("the preview renderer stopped early")
+            return frame
+
+    def _run(self) -> None:
+        try:
+            for frame in self._frames():
+                if not self._put((frame, None)):
+                    return
+        except BaseException as exc:  # handed to the reader, which raises it
+            self._put((None, exc))
+            return
+        self._put((None, None))
+
+    def _put(self, item: tuple[Frame | None, BaseException | None]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def close(self) -> None:
+        """Stop the thread (it may be mid-frame: that frame is dropped) and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
