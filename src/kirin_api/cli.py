@@ -161,7 +161,11 @@ def keys_list(
             _when(key.created_at),
             _when(key.revoked_at) if key.revoked_at else "",
         )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        # Piped into grep or a file: no wrapping, so each key stays on one line.
+        console = Console(width=250)
+    console.print(table)
 
 
 @keys_app.command("revoke")

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from kirin_api.contract.apikeys import is_well_formed
 from kirin_api.contract.status import TaskStatus
 from kirin_api.storage.signing import signed_path
 from tests.e2e.harness import Kirin, wait_for
@@ -38,6 +39,15 @@ def test_requests_without_a_valid_key_are_401(kirin: Kirin, header: str | None) 
     ]:
         response = httpx.request(method, kirin.base_url + path, headers=headers, json=T2V)
         _error(response, 401, "unauthorized")
+
+
+def test_keys_create_prints_only_the_key(kirin: Kirin) -> None:
+    out = kirin.cli("keys", "create", "--name", "ci", "--account", "printer")
+    assert out.count("\n") == 1
+    assert is_well_formed(out.strip())
+    listing = kirin.cli("keys", "list")
+    assert out.strip()[:15] in listing
+    assert out.strip() not in listing
 
 
 def test_a_revoked_key_stops_working_at_once(kirin: Kirin) -> None:
