@@ -34,11 +34,16 @@ def test_t2v_default_request_gives_the_promised_mp4(kirin: Kirin, tmp_path: Path
         assert task["id"].startswith("task_")
         assert "output" not in task
         assert "error" not in task
+        polled = client.get(f"/model/v1/generation/task/{task['id']}")
+        assert polled.headers["retry-after"] == "1", "unfinished tasks carry a poll hint"
 
         seen: list[dict] = []
         done = wait_for(client, task["id"], seen=seen)
 
     assert done["status"] == "completed", done
+    with kirin.client(key) as client:
+        finished = client.get(f"/model/v1/generation/task/{task['id']}")
+    assert "retry-after" not in finished.headers
     progress = [t["progress"] for t in seen]
     assert progress == sorted(progress), "progress never decreases"
     assert any(0 < p < 1 for p in progress), f"progress rises during rendering: {progress}"

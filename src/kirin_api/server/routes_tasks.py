@@ -6,7 +6,7 @@ import json
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from kirin_api.contract.errors import (
@@ -30,6 +30,8 @@ from kirin_api.store.base import (
 )
 
 router = APIRouter(prefix="/model/v1", tags=["generation"])
+# The poll hint: a preview task takes seconds; a GPU task takes minutes but reports progress.
+POLL_AFTER_SECONDS = 1
 CurrentAccount = Annotated[Account, Depends(authenticate)]
 
 
@@ -97,11 +99,16 @@ async def create_task(request: Request, account: CurrentAccount) -> dict[str, An
 
 
 @router.get("/generation/task/{task_id}", summary="Get one task (poll this)")
-async def get_task(task_id: str, request: Request, account: CurrentAccount) -> dict[str, Any]:
+async def get_task(
+    task_id: str, request: Request, response: Response, account: CurrentAccount
+) -> dict[str, Any]:
+    """While the task is unfinished, ``Retry-After`` says when polling again is worth it."""
     context = _context(request)
     task = await run_in_threadpool(context.store.get_task, account.id, task_id)
     if task is None:
         raise NotFound(f"no task {task_id!r}", param="task_id")
+    if not task.status.finished:
+        response.headers["Retry-After"] = str(POLL_AFTER_SECONDS)
     return task_object(task, context, str(request.base_url))
 
 
