@@ -27,8 +27,10 @@ from kirin_api.contract.status import TaskStatus
 from kirin_api.engines.base import RenderControl
 from kirin_api.engines.preview import PreviewEngine
 from kirin_api.media.encode import X264_CRF, X264_PRESET, VideoTarget, encode_mp4
+from kirin_api.net.fetch import SafeFetcher
 from kirin_api.storage.local import LocalBlobStorage
 from kirin_api.store import NewTask, SqliteTaskStore
+from kirin_api.worker.inputs import InputPreparer
 from kirin_api.worker.runner import Worker, WorkerConfig
 
 REPEATS = 3
@@ -84,12 +86,14 @@ def whole_task(tmp: Path) -> None:
     store = SqliteTaskStore(tmp / "kirin.db")
     store.migrate()
     account = store.ensure_account("bench")
+    storage = LocalBlobStorage(tmp / "files")
     worker = Worker(
         store,
-        LocalBlobStorage(tmp / "files"),
+        storage,
         {"kirin_v1_t2v": PreviewEngine()},
         PricingTable.default(),
         WorkerConfig(scratch_dir=tmp / "scratch", worker_id="bench"),
+        InputPreparer(storage, SafeFetcher(), store),
     )
     for name, params in CASES.items():
 

@@ -18,11 +18,14 @@ from kirin_api.contract.apikeys import generate_key, hash_key, shown_prefix
 from kirin_api.settings import Settings
 from kirin_api.store import StoreError
 from kirin_api.supervisor import PARENT_PID_ENV, WorkerSupervisor
+from kirin_api.user_cli import generate_command, task_app
 from kirin_api.wiring import build_pricing, build_storage, build_store
 
 app = typer.Typer(help="Kirin API server.", no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.command("generate")(generate_command)
+app.add_typer(task_app, name="task")
 err = Console(stderr=True)
 
 DataDirOption = Annotated[
@@ -89,16 +92,20 @@ def serve(
 @app.command()
 def worker(data_dir: DataDirOption = None) -> None:
     """Run one worker process against the configured database and storage."""
+    from kirin_api.net.fetch import SafeFetcher
     from kirin_api.worker.engine_registry import build_engines, load_assignments
+    from kirin_api.worker.inputs import InputPreparer
     from kirin_api.worker.runner import Worker, WorkerConfig, default_worker_id
 
     _logging()
     settings = _settings(data_dir=data_dir)
     store = build_store(settings)
     engines = build_engines(load_assignments(settings.engines_file))
+    storage = build_storage(settings)
+    fetcher = SafeFetcher(allow_private=settings.allow_private_networks)
     runner = Worker(
         store,
-        build_storage(settings),
+        storage,
         engines,
         build_pricing(settings),
         WorkerConfig(
@@ -108,6 +115,7 @@ def worker(data_dir: DataDirOption = None) -> None:
             max_attempts=settings.max_attempts,
             poll_interval=settings.poll_interval,
         ),
+        InputPreparer(storage, fetcher, store),
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -207,10 +207,18 @@ def test_models_health_and_docs(kirin: Kirin) -> None:
     with kirin.client(key) as client:
         models = client.get("/model/v1/models").json()
         ids = [m["id"] for m in models["data"]]
-        assert ids == ["kirin_v1_t2v"]
-        schema = models["data"][0]["parameters"]
-        assert schema["additionalProperties"] is False
-        assert "prompt" in schema["required"]
+        assert ids == [
+            "kirin_v1_t2v",
+            "kirin_v1_i2v",
+            "kirin_v1_6_multi_i2v",
+            "kirin_v3_i2v",
+            "kirin_v3_motion_control",
+            "kirin_custom_elements",
+        ]
+        for model in models["data"]:
+            assert model["parameters"]["additionalProperties"] is False
+            assert "model" in model["parameters"]["required"]
+        assert "prompt" in models["data"][0]["parameters"]["required"]
         assert client.get("/model/v1/webhook-secret").json()["secret"].startswith("whsec_")
     assert httpx.get(kirin.base_url + "/healthz").json() == {"status": "ok"}
     ready = httpx.get(kirin.base_url + "/readyz")

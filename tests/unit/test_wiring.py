@@ -24,7 +24,15 @@ def test_without_an_engines_file_every_supported_model_runs_on_preview() -> None
 def test_engines_file_assigns_and_refuses_what_it_cannot_run(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text('[models.kirin_v1_t2v]\nengine = "preview"\n')
-    assert set(build_engines(load_assignments(good))) == {"kirin_v1_t2v"}
+    engines = build_engines(load_assignments(good))
+    # Every model that makes a video gets an engine; kirin_custom_elements needs none.
+    assert set(engines) == {
+        "kirin_v1_t2v",
+        "kirin_v1_i2v",
+        "kirin_v1_6_multi_i2v",
+        "kirin_v3_i2v",
+        "kirin_v3_motion_control",
+    }
 
     unknown_model = tmp_path / "model.toml"
     unknown_model.write_text('[models.kirin_v9]\nengine = "preview"\n')

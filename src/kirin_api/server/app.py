@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kirin_api import __version__
-from kirin_api.server import routes_files, routes_meta, routes_tasks
+from kirin_api.server import routes_elements, routes_files, routes_meta, routes_tasks
 from kirin_api.server.context import ServerContext
 from kirin_api.server.errors import install_error_handlers
 
@@ -23,6 +23,7 @@ def create_app(context: ServerContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     app.include_router(routes_tasks.router)
+    app.include_router(routes_elements.router)
     app.include_router(routes_meta.router)
     app.include_router(routes_files.router)
     return app

@@ -21,6 +21,7 @@ from kirin_api.contract.registry import model_schemas, served_models, validate_r
 from kirin_api.contract.status import TaskStatus
 from kirin_api.server.auth import authenticate
 from kirin_api.server.context import ServerContext
+from kirin_api.server.intake import check_submission
 from kirin_api.server.views import task_object
 from kirin_api.store.base import (
     Account,
@@ -52,9 +53,14 @@ async def _read_json(request: Request, limit: int) -> Any:
             raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError) as exc:
+        return json.loads(b"".join(chunks), parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidRequest(f"body is not valid JSON: {exc}") from None
+
+
+def _refuse_constant(name: str) -> None:
+    # Python's json module reads NaN and Infinity, which JSON does not have.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _create_body_schema() -> dict[str, Any]:
@@ -79,6 +85,7 @@ async def create_task(request: Request, account: CurrentAccount) -> dict[str, An
     context = _context(request)
     body = await _read_json(request, context.max_body_bytes)
     validated = validate_request(body)
+    await run_in_threadpool(check_submission, validated, account, context.store)
     new = NewTask(
         id=new_task_id(),
         account_id=account.id,

@@ -8,7 +8,7 @@ from typing import Any
 from kirin_api.contract.status import TaskStatus
 from kirin_api.server.context import ServerContext
 from kirin_api.storage.signing import signed_path
-from kirin_api.store.base import TaskRecord
+from kirin_api.store.base import Element, TaskRecord
 
 
 def result_url(context: ServerContext, base_url: str, key: str) -> str:
@@ -58,3 +58,17 @@ def _content(item: dict[str, Any], context: ServerContext, base_url: str) -> dic
         content["watermark_url"] = result_url(context, base_url, item["watermark_key"])
     content["duration"] = item["duration"]
     return content
+
+
+def element_object(element: Element, context: ServerContext, base_url: str) -> dict[str, Any]:
+    return {
+        "id": element.id,
+        "object": "element",
+        "element_name": element.name,
+        "element_description": element.description,
+        "reference_type": element.reference_type,
+        "frontal_image_url": result_url(context, base_url, element.frontal_key),
+        "refer_image_urls": [result_url(context, base_url, key) for key in element.refer_keys],
+        "task_id": element.source_task_id,
+        "created_at": int(element.created_at),
+    }

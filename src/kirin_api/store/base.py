@@ -89,6 +89,38 @@ class TaskRecord:
 
 
 @dataclass(frozen=True)
+class NewElement:
+    """A subject for ``element_list``, made by the kirin_custom_elements task ``source_task_id``."""
+
+    account_id: str
+    name: str
+    description: str | None
+    reference_type: str
+    frontal_key: str
+    refer_keys: list[str]
+    source_task_id: str
+
+
+@dataclass(frozen=True)
+class Element:
+    id: int  # a positive 63-bit integer
+    account_id: str
+    name: str
+    description: str | None
+    reference_type: str
+    frontal_key: str
+    refer_keys: list[str]
+    source_task_id: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ElementPage:
+    elements: Sequence[Element]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
 class Page:
     tasks: Sequence[TaskRecord]
     next_cursor: str | None
@@ -196,4 +228,24 @@ class TaskStore(Protocol):
 
     def mark_cancelled(self, task_id: str, attempt: int) -> bool:
         """Processing -> cancelled (after a requested cancel); False if the lease was lost."""
+        ...
+
+    # --- the subject library -------------------------------------------------------------
+    def create_element(self, element: NewElement) -> Element:
+        """Store a new element with a fresh id; idempotent per ``source_task_id`` (a retried
+        task gets the element its earlier attempt made)."""
+        ...
+
+    def get_element(self, account_id: str, element_id: int) -> Element | None:
+        """None when deleted, missing or another account's."""
+        ...
+
+    def list_elements(
+        self, account_id: str, *, limit: int, cursor: str | None = None
+    ) -> ElementPage:
+        """The account's live elements, newest first."""
+        ...
+
+    def delete_element(self, account_id: str, element_id: int) -> bool:
+        """False if there was no live element to delete."""
         ...

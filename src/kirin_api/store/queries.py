@@ -40,8 +40,8 @@ from sqlalchemy.sql.dml import Insert
 
 from kirin_api.contract.errors import InvalidParameter
 from kirin_api.contract.status import TaskStatus
-from kirin_api.store.base import Account, ApiKey, NewTask, TaskRecord
-from kirin_api.store.schema import accounts, api_keys, secrets, tasks
+from kirin_api.store.base import Account, ApiKey, Element, NewElement, NewTask, TaskRecord
+from kirin_api.store.schema import accounts, api_keys, elements, secrets, tasks
 
 _PENDING = TaskStatus.PENDING.value
 _PROCESSING = TaskStatus.PROCESSING.value
@@ -442,6 +442,105 @@ def cancel_claimed_task(conn: Connection, task_id: str, attempt: int, now: float
     return _changed(conn.execute(stmt))
 
 
+# --- elements --------------------------------------------------------------------------------
+
+
+def insert_element_if_absent(
+    conn: Connection, element_id: int, element: NewElement, now: float
+) -> None:
+    """Insert unless the source task already made one (then the earlier one stands)."""
+    stmt = (
+        _insert(conn, elements)
+        .values(
+            id=element_id,
+            account_id=element.account_id,
+            name=element.name,
+            description=element.description,
+            reference_type=element.reference_type,
+            frontal_key=element.frontal_key,
+            refer_keys=json.dumps(element.refer_keys),
+            source_task_id=element.source_task_id,
+            created_at=now,
+            deleted_at=None,
+        )
+        .on_conflict_do_nothing(index_elements=["source_task_id"])
+    )
+    conn.execute(stmt)
+
+
+def select_element_by_source_task(conn: Connection, task_id: str) -> Element | None:
+    row = conn.execute(select(elements).where(elements.c.source_task_id == task_id)).one_or_none()
+    return None if row is None else element_record(row)
+
+
+def select_element(conn: Connection, account_id: str, element_id: int) -> Element | None:
+    stmt = select(elements).where(
+        elements.c.id == element_id,
+        elements.c.account_id == account_id,
+        elements.c.deleted_at.is_(None),
+    )
+    row = conn.execute(stmt).one_or_none()
+    return None if row is None else element_record(row)
+
+
+def select_element_page(
+    conn: Connection, account_id: str, *, limit: int, after: tuple[float, int] | None
+) -> list[Element]:
+    """Up to ``limit`` live elements newest first, continuing below ``after`` (created_at, id)."""
+    conditions: list[ColumnElement[bool]] = [
+        elements.c.account_id == account_id,
+        elements.c.deleted_at.is_(None),
+    ]
+    if after is not None:
+        created_at, element_id = after
+        conditions.append(
+            or_(
+                elements.c.created_at < created_at,
+                and_(elements.c.created_at == created_at, elements.c.id < element_id),
+            )
+        )
+    stmt = (
+        select(elements)
+        .where(*conditions)
+        .order_by(elements.c.created_at.desc(), elements.c.id.desc())
+        .limit(limit)
+    )
+    return [element_record(row) for row in conn.execute(stmt)]
+
+
+def soft_delete_element(conn: Connection, account_id: str, element_id: int, now: float) -> bool:
+    # Kept as a row, so the tasks that used it still point at something explainable.
+    stmt = (
+        update(elements)
+        .where(
+            elements.c.id == element_id,
+            elements.c.account_id == account_id,
+            elements.c.deleted_at.is_(None),
+        )
+        .values(deleted_at=now)
+    )
+    return _changed(conn.execute(stmt))
+
+
+def encode_element_cursor(last: Element) -> str:
+    raw = f"{last.created_at!r}:{last.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_element_cursor(cursor: str) -> tuple[float, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, _, element_id = (
+            base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii").partition(":")
+        )
+        return float(created_at), int(element_id)
+    except (ValueError, binascii.Error, UnicodeError):
+        raise InvalidParameter(
+            "cursor is not valid: pass the next_cursor of a previous page unchanged",
+            param="cursor",
+        ) from None
+
+
 # --- cursors and rows ------------------------------------------------------------------------
 
 
@@ -518,4 +617,19 @@ def task_record(row: Row[Any]) -> TaskRecord:
         lease_expires_at=m["lease_expires_at"],
         worker_id=m["worker_id"],
         cancel_requested=bool(m["cancel_requested"]),
+    )
+
+
+def element_record(row: Row[Any]) -> Element:
+    m = row._mapping
+    return Element(
+        id=int(m["id"]),
+        account_id=m["account_id"],
+        name=m["name"],
+        description=m["description"],
+        reference_type=m["reference_type"],
+        frontal_key=m["frontal_key"],
+        refer_keys=list(json.loads(m["refer_keys"])),
+        source_task_id=m["source_task_id"],
+        created_at=m["created_at"],
     )

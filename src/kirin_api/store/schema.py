@@ -13,6 +13,7 @@ compares the two). Types are chosen to mean the same on SQLite and PostgreSQL:
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Double,
@@ -98,4 +99,24 @@ secrets = Table(
     Column("name", String(200), primary_key=True),
     Column("value", LargeBinary, nullable=False),
     Column("created_at", Double, nullable=False),
+)
+
+elements = Table(
+    "elements",
+    metadata,
+    # A random positive 63-bit integer, as the seeds show element ids (829836802793406551).
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("reference_type", String(32), nullable=False),
+    # Blob keys of the subject's images: the frontal image and up to three more.
+    Column("frontal_key", Text, nullable=False),
+    Column("refer_keys", Text, nullable=False),
+    # The kirin_custom_elements task that made it: a retried task finds its element again.
+    Column("source_task_id", String(64), nullable=False, unique=True),
+    Column("created_at", Double, nullable=False),
+    Column("deleted_at", Double, nullable=True),
+    # Listing: an account's elements newest first.
+    Index("ix_elements_account_id", "account_id", "created_at", "id"),
 )

@@ -20,6 +20,7 @@ such table) becomes :class:`StoreUnavailable`; the unique constraint on the exte
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -39,7 +40,10 @@ from kirin_api.store.base import (
     Account,
     ApiKey,
     DuplicateExternalId,
+    Element,
+    ElementPage,
     Heartbeat,
+    NewElement,
     NewTask,
     Page,
     StoreError,
@@ -318,6 +322,39 @@ class SqliteTaskStore:
     def mark_cancelled(self, task_id: str, attempt: int) -> bool:
         with self._write() as conn:
             return queries.cancel_claimed_task(conn, task_id, attempt, self._clock())
+
+    # --- the subject library -------------------------------------------------------------
+
+    def create_element(self, element: NewElement) -> Element:
+        with self._write() as conn:
+            queries.insert_element_if_absent(conn, new_element_id(), element, self._clock())
+            made = queries.select_element_by_source_task(conn, element.source_task_id)
+        if made is None:  # pragma: no cover - inserted or kept in the same transaction
+            raise StoreError(f"the element of task {element.source_task_id} vanished")
+        return made
+
+    def get_element(self, account_id: str, element_id: int) -> Element | None:
+        with self._read() as conn:
+            return queries.select_element(conn, account_id, element_id)
+
+    def list_elements(
+        self, account_id: str, *, limit: int, cursor: str | None = None
+    ) -> ElementPage:
+        after = None if cursor is None else queries.decode_element_cursor(cursor)
+        with self._read() as conn:
+            rows = queries.select_element_page(conn, account_id, limit=limit + 1, after=after)
+        page = rows[:limit]
+        next_cursor = queries.encode_element_cursor(page[-1]) if len(rows) > limit else None
+        return ElementPage(elements=page, next_cursor=next_cursor)
+
+    def delete_element(self, account_id: str, element_id: int) -> bool:
+        with self._write() as conn:
+            return queries.soft_delete_element(conn, account_id, element_id, self._clock())
+
+
+def new_element_id() -> int:
+    """A random positive 63-bit id, at least 10^17 so that ids all look alike (18-19 digits)."""
+    return 10**17 + secrets.randbelow(2**63 - 1 - 10**17)
 
 
 def _engine(path: Path, busy_timeout: float, *, begin: str) -> Engine:

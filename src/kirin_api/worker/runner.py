@@ -20,11 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
+from PIL import Image
+
 from kirin_api.contract.errors import TaskErrorKind, TaskFailure, task_error_code
 from kirin_api.contract.job import OutputSpec, RenderJob
+from kirin_api.contract.media import MediaFacts
 from kirin_api.contract.pricing import PricingTable, format_cost
-from kirin_api.contract.registry import output_spec, render_seed
-from kirin_api.engines.base import Engine, RenderCancelled, RenderControl
+from kirin_api.contract.registry import output_spec, produces_video, render_seed, served_models
+from kirin_api.engines.base import Engine, Frame, RenderCancelled, RenderControl
 from kirin_api.media.encode import (
     EncodeCancelled,
     EncodeError,
@@ -32,10 +37,11 @@ from kirin_api.media.encode import (
     VideoTarget,
     encode_mp4,
 )
-from kirin_api.media.probe import ProbeError, probe_video
+from kirin_api.media.probe import ProbeError, probe_video, read_frames
 from kirin_api.media.watermark import make_watermark
 from kirin_api.storage.base import BlobStorage, StorageError
-from kirin_api.store.base import StoreUnavailable, TaskRecord, TaskStore
+from kirin_api.store.base import NewElement, StoreUnavailable, TaskRecord, TaskStore
+from kirin_api.worker.inputs import InputPreparer, PreparedInputs
 from kirin_api.worker.lease import LeaseKeeper
 
 log = logging.getLogger("kirin_api.worker")
@@ -73,16 +79,21 @@ class Worker:
         engines: Mapping[str, Engine],
         pricing: PricingTable,
         config: WorkerConfig,
+        inputs: InputPreparer,
     ) -> None:
         self._store = store
         self._storage = storage
+        self._inputs = inputs
         self._engines = dict(engines)
         self._pricing = pricing
         self._config = config
 
     @property
     def models(self) -> list[str]:
-        return sorted(self._engines)
+        """What this worker claims: the models it has an engine for, and those that need none
+        (``kirin_custom_elements`` only stores images)."""
+        engineless = {model for model in served_models() if not produces_video(model)}
+        return sorted(set(self._engines) | engineless)
 
     def run(self, stop: threading.Event) -> None:
         """Claim and process tasks until ``stop`` is set (a task in hand is finished first)."""
@@ -102,8 +113,6 @@ class Worker:
 
     def run_once(self) -> TaskRecord | None:
         """Claim one task and process it; None when there was nothing to claim."""
-        if not self._engines:
-            return None
         task = self._store.claim(
             self._config.worker_id,
             self.models,
@@ -152,19 +161,24 @@ class Worker:
             log.warning("could not record failure of %s: lease lost", task.id)
 
     def _run_task(self, task: TaskRecord, lease: LeaseKeeper, workdir: Path) -> None:
+        started = time.monotonic()
+        control = RenderControl(
+            report_progress=lambda f: lease.set_progress(RENDER_SHARE * f),
+            should_stop=lease.should_stop,
+        )
+        prepared = self._inputs.prepare(task, workdir, control.check)
+        if not produces_video(task.model):
+            self._finish_element(task, prepared, workdir)
+            return
         engine = self._engines[task.model]
-        spec = output_spec(task.model, task.params)
+        spec = output_spec(task.model, task.params, prepared.facts)
         job = RenderJob(
             task_id=task.id,
             model=task.model,
             params=task.params,
             spec=spec,
             seed=render_seed(task.model, task.params),
-        )
-        started = time.monotonic()
-        control = RenderControl(
-            report_progress=lambda f: lease.set_progress(RENDER_SHARE * f),
-            should_stop=lease.should_stop,
+            inputs={param: str(path) for param, path in prepared.paths.items()},
         )
         output = engine.render(job, control)
         watermarked = bool(task.params.get("watermark_info", {}).get("enabled"))
@@ -221,7 +235,7 @@ class Worker:
             "job_id": f"{task.id}-{task.attempt}",
             "discount": self._pricing.discount_value(),
         }
-        cost = format_cost(self._pricing.cost(task.model, task.params))
+        cost = format_cost(self._pricing.cost(task.model, task.params, seconds=spec.duration))
         if self._store.complete(task.id, task.attempt, result, cost, metadata):
             log.info("task %s completed in %.2fs", task.id, render_seconds)
         else:
@@ -234,10 +248,69 @@ class Worker:
             info = probe_video(path)
         except ProbeError as exc:
             raise TaskFailure(TaskErrorKind.RESULT_PARSING, f"unreadable result: {exc}") from exc
-        expected = (spec.width, spec.height, spec.fps, spec.frames)
-        actual = (info.width, info.height, round(info.fps), info.frames)
+        expected = (spec.width, spec.height, spec.fps, spec.frames, spec.audio)
+        actual = (info.width, info.height, round(info.fps), info.frames, info.has_audio)
         if actual != expected:
             raise TaskFailure(
                 TaskErrorKind.RESULT_PARSING,
-                f"result is {actual} (width, height, fps, frames), expected {expected}",
+                f"result is {actual} (width, height, fps, frames, audio), expected {expected}",
             )
+
+    def _finish_element(self, task: TaskRecord, prepared: PreparedInputs, workdir: Path) -> None:
+        """A ``kirin_custom_elements`` task: store the subject's images and the element."""
+        params = task.params
+        prefix = f"elements/{task.id}"
+        if params["reference_type"] == "video_refer":
+            video = prepared.paths["element_video_list.video_url"]
+            frontal = workdir / "frontal.png"
+            Image.fromarray(sharpest_frame(video)).save(frontal)
+            frontal_key = f"{prefix}/frontal.png"
+            self._storage.put_file(frontal_key, frontal, "image/png")
+            refer_keys: list[str] = []
+        else:
+            frontal_param = "element_image_list.frontal_image"
+            frontal_key = f"{prefix}/frontal{_extension(prepared.facts[frontal_param])}"
+            self._storage.put_file(frontal_key, prepared.paths[frontal_param], "image/*")
+            refer_keys = []
+            refer_params = sorted(
+                (p for p in prepared.paths if p.startswith("element_image_list.refer_images.")),
+                key=lambda p: int(p.split(".")[2]),
+            )
+            for index, param in enumerate(refer_params):
+                key = f"{prefix}/refer_{index}{_extension(prepared.facts[param])}"
+                self._storage.put_file(key, prepared.paths[param], "image/*")
+                refer_keys.append(key)
+        element = self._store.create_element(
+            NewElement(
+                account_id=task.account_id,
+                name=params["element_name"],
+                description=params.get("element_description"),
+                reference_type=params["reference_type"],
+                frontal_key=frontal_key,
+                refer_keys=refer_keys,
+                source_task_id=task.id,
+            )
+        )
+        result = {
+            "content": [{"type": "element", "element_id": element.id}],
+            "job_id": f"{task.id}-{task.attempt}",
+            "discount": self._pricing.discount_value(),
+        }
+        cost = format_cost(self._pricing.cost(task.model, task.params))
+        metadata = {"engine": "preview", "element_id": element.id}
+        if not self._store.complete(task.id, task.attempt, result, cost, metadata):
+            log.warning("element task %s finished but its lease was lost", task.id)
+
+
+def _extension(facts: MediaFacts) -> str:
+    return ".png" if facts.format == "PNG" else ".jpg"
+
+
+def sharpest_frame(path: Path, samples: int = 8) -> Frame:
+    """The frame of a video to show a subject by: the sharpest of a few spread over it (the
+    variance of the Laplacian is high where edges are crisp, low in motion blur)."""
+    info = probe_video(path)
+    indices = sorted({round(i * (info.frames - 1) / max(samples - 1, 1)) for i in range(samples)})
+    frames = read_frames(path, indices)
+    scores = [cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for f in frames]
+    return frames[int(np.argmax(scores))]

@@ -17,8 +17,10 @@ from kirin_api.contract.status import TaskStatus
 from kirin_api.engines.base import Frame, RenderControl, RenderOutput
 from kirin_api.engines.preview import PreviewEngine
 from kirin_api.media.probe import probe_video
+from kirin_api.net.fetch import SafeFetcher
 from kirin_api.storage.local import LocalBlobStorage
 from kirin_api.store import NewTask, SqliteTaskStore, TaskRecord
+from kirin_api.worker.inputs import InputPreparer
 from kirin_api.worker.runner import Worker, WorkerConfig
 
 MODEL = "kirin_v1_t2v"
@@ -74,12 +76,14 @@ def submit(store: SqliteTaskStore, **params: object) -> TaskRecord:
 def make_worker(
     store: SqliteTaskStore, tmp_path: Path, engine: object, lease_seconds: float = 60
 ) -> Worker:
+    storage = LocalBlobStorage(tmp_path / "files")
     return Worker(
         store,
-        LocalBlobStorage(tmp_path / "files"),
+        storage,
         {MODEL: engine},  # type: ignore[dict-item]
         PricingTable.default(),
         WorkerConfig(scratch_dir=tmp_path / "scratch", worker_id="w1", lease_seconds=lease_seconds),
+        InputPreparer(storage, SafeFetcher(), store),
     )
 
 

@@ -198,35 +198,6 @@ FAILING: list[tuple[str, object, type[RequestError], str | None, tuple[str, ...]
     ("model null", body(model=None), InvalidParameter, "model", ("required",)),
     ("model not a string", body(model=7), InvalidParameter, "model", ("string", MODEL)),
     ("model unknown", body(model="kirin_v9"), InvalidParameter, "model", ("kirin_v9", MODEL)),
-    (
-        "model i2v not served",
-        body(model="kirin_v1_i2v"),
-        InvalidParameter,
-        "model",
-        ("not served", MODEL),
-    ),
-    (
-        "model multi not served",
-        body(model="kirin_v1_6_multi_i2v"),
-        InvalidParameter,
-        "model",
-        ("not served",),
-    ),
-    ("model v3 not served", body(model="kirin_v3_i2v"), InvalidParameter, "model", ("not served",)),
-    (
-        "model motion not served",
-        body(model="kirin_v3_motion_control"),
-        InvalidParameter,
-        "model",
-        ("not served",),
-    ),
-    (
-        "model elements not served",
-        body(model="kirin_custom_elements"),
-        InvalidParameter,
-        "model",
-        ("not served",),
-    ),
     # unknown parameters
     (
         "unknown parameter",

@@ -194,4 +194,5 @@ def test_supports() -> None:
     engine = PreviewEngine()
     assert engine.name == "preview"
     assert engine.supports("kirin_v1_t2v")
-    assert not engine.supports("kirin_v3_i2v")
+    assert engine.supports("kirin_v3_i2v")
+    assert not engine.supports("kirin_custom_elements"), "it makes no video"

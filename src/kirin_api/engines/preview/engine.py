@@ -33,12 +33,18 @@ import numpy as np
 
 from kirin_api.contract.job import RenderJob
 from kirin_api.engines.base import Frame, RenderControl, RenderOutput
+from kirin_api.engines.preview import placeholder
 from kirin_api.engines.preview.camera import CameraPath, Lens, path_for
 from kirin_api.engines.preview.render import Renderer
 from kirin_api.engines.preview.scene import assemble, make_layer, make_sky, make_sprites
 from kirin_api.engines.preview.theme import Theme, make_theme
 
-SUPPORTED_MODELS = frozenset({"kirin_v1_t2v"})
+TEXT_MODELS = frozenset({"kirin_v1_t2v"})
+# Rendered by the stand-ins of :mod:`.placeholder` until their full preview lands.
+PLACEHOLDER_MODELS = frozenset(
+    {"kirin_v1_i2v", "kirin_v1_6_multi_i2v", "kirin_v3_i2v", "kirin_v3_motion_control"}
+)
+SUPPORTED_MODELS = TEXT_MODELS | PLACEHOLDER_MODELS
 # Texels per base-view pixel: below 1 keeps texture building cheap; the warp's bilinear filter
 # hides it (std), pro pays for sharper scenery.
 DENSITY = {"std": 0.6, "pro": 0.9}
@@ -54,11 +60,18 @@ class PreviewEngine:
     name = "preview"
 
     def supports(self, model: str) -> bool:
-        """True for the models this engine renders (``kirin_v1_t2v`` for now)."""
+        """True for every model that makes a video."""
         return model in SUPPORTED_MODELS
 
     def render(self, job: RenderJob, control: RenderControl) -> RenderOutput:
         """Check the job and return its frames, rendered lazily as they are consumed."""
+        if job.model in PLACEHOLDER_MODELS:
+            self._check_spec(job)
+            return RenderOutput(
+                frames=self._stream(job, control, lambda: placeholder.frames(job)),
+                audio=placeholder.audio(job),
+                metadata={"engine": self.name, "renderer": "placeholder", "seed": job.seed},
+            )
         theme, path, mode = self.check_inputs(job)
         metadata: dict[str, Any] = {
             "engine": self.name,
@@ -67,15 +80,12 @@ class PreviewEngine:
             "mode": mode,
             "seed": job.seed,
         }
-        return RenderOutput(frames=self._frames(job, control, theme, path, mode), metadata=metadata)
+        frames = self._stream(job, control, lambda: self._render_frames(job, theme, path, mode))
+        return RenderOutput(frames=frames, metadata=metadata)
 
     def check_inputs(self, job: RenderJob) -> tuple[Theme, CameraPath, str]:
         """Step 1: validate what the engine relies on; unknown keys are ignored."""
-        if not self.supports(job.model):
-            raise ValueError(f"the preview engine does not render {job.model!r}")
-        spec = job.spec
-        if spec.width <= 0 or spec.height <= 0 or spec.frames <= 0 or spec.fps <= 0:
-            raise ValueError(f"bad output spec {spec}")
+        self._check_spec(job)
         params = job.params
         prompt = str(params.get("prompt") or "")
         cfg = params.get("cfg_scale")
@@ -84,16 +94,23 @@ class PreviewEngine:
         path = path_for(params.get("camera_control"), theme.default_move)
         return theme, path, mode
 
-    def _frames(
-        self, job: RenderJob, control: RenderControl, theme: Theme, path: CameraPath, mode: str
+    def _check_spec(self, job: RenderJob) -> None:
+        if not self.supports(job.model):
+            raise ValueError(f"the preview engine does not render {job.model!r}")
+        spec = job.spec
+        if spec.width <= 0 or spec.height <= 0 or spec.frames <= 0 or spec.fps <= 0:
+            raise ValueError(f"bad output spec {spec}")
+
+    def _stream(
+        self, job: RenderJob, control: RenderControl, render: Callable[[], Iterator[Frame]]
     ) -> Iterator[Frame]:
         spec = job.spec
         control.check()
-        # Steps 2 and 3 run on a background thread, a few frames ahead of the consumer, so the
+        # Rendering runs on a background thread, a few frames ahead of the consumer, so the
         # encoder that pulls these frames works on one core while the next ones render on the
         # other (OpenCV and numpy release the GIL). Cancellation, progress and the consumer's
         # pace stay on this side: the thread only ever renders.
-        producer = _Producer(lambda: self._render_frames(job, theme, path, mode))
+        producer = _Producer(render)
         try:
             last_percent = -1
             for i in range(spec.frames):

@@ -1,0 +1,279 @@
+"""Images in requests: strict base64 decoding, checks by content, RGB for the engines.
+
+Every refusal is an :class:`~kirin_api.contract.errors.InvalidMedia` whose message starts with the
+``param`` and says what is allowed (400 ``invalid_media`` at submit; the worker maps it to the
+model's ``...099`` task code for images fetched from URLs).
+
+Order of the checks, cheapest and safest first, so hostile input is refused before it costs
+memory: base64 length and alphabet → decoded size → format by content (Pillow, restricted to the
+allowed plugins) → declared dimensions from the header (pixel budget, sides) → only then a full
+decode, which catches truncated and corrupt files → the aspect ratio of the oriented image (a
+PNG's EXIF orientation may sit after its pixel data, so it is read after the decode; a failed
+decode must never be swallowed by an earlier look at EXIF).
+
+Decompression bombs: Pillow's own guard warns at about 89 MP and errors at twice that. We refuse
+anything above :data:`MAX_PIXELS` (50 MP, an error, never a warning) from the *header*, before a
+pixel is decoded. 50 MP is more than any camera photo a user is likely to send (and far more
+than the 720/1080 px outputs need), while a decoded 50 MP RGBA frame still fits in 200 MB.
+
+Sizes are *oriented*: a JPEG whose EXIF says "rotate 90°" is reported (and checked) with width
+and height swapped, because that is the image the user sees and the one :func:`load_rgb` hands
+to the engines, and trajectory points are given in its pixels.
+"""
+
+from __future__ import annotations
+
+import binascii
+import io
+import re
+import struct
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageOps
+
+from kirin_api.contract.errors import InvalidMedia
+from kirin_api.contract.media import ImageRules, MediaFacts
+
+__all__ = ["MAX_PIXELS", "check_image", "decode_base64_image", "load_rgb"]
+
+MAX_PIXELS = 50_000_000
+"""Largest width x height accepted (see the module docstring)."""
+
+_MB = 1024 * 1024
+# What Pillow's plugins raise on malformed data (SyntaxError for bad headers, struct.error and
+# EOFError for short reads, ...): all of it means "not a valid image" to us.
+_DECODE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    IndexError,
+    TypeError,
+    struct.error,
+)
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_WHITESPACE = re.compile(r"[ \t\r\n]+")
+_EXIF_ORIENTATION = 0x0112
+_SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})  # the ones that turn the image by 90°
+
+# A few signatures, only to *name* what we refuse ("got a GIF image"); acceptance is Pillow's.
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"GIF87a", 0, "a GIF image"),
+    (b"GIF89a", 0, "a GIF image"),
+    (b"WEBP", 8, "a WebP image"),
+    (b"BM", 0, "a BMP image"),
+    (b"II*\x00", 0, "a TIFF image"),
+    (b"MM\x00*", 0, "a TIFF image"),
+    (b"ftypheic", 4, "a HEIC image"),
+    (b"ftypheix", 4, "a HEIC image"),
+    (b"ftypmif1", 4, "a HEIF image"),
+    (b"ftypavif", 4, "an AVIF image"),
+    (b"\x00\x00\x00\x0cjP  ", 0, "a JPEG 2000 image"),
+    (b"\x89PNG\r\n\x1a\n", 0, "a damaged PNG"),
+    (b"\xff\xd8\xff", 0, "a damaged JPEG"),
+    (b"%PDF", 0, "a PDF document"),
+)
+
+
+def _size_text(n: int) -> str:
+    return f"{n / _MB:g} MB" if n >= _MB else f"{n} bytes"
+
+
+def _formats_text(formats: frozenset[str]) -> str:
+    return " or ".join(sorted(formats))
+
+
+def _what_is(data: bytes) -> str:
+    for magic, offset, name in _SIGNATURES:
+        if data[offset : offset + len(magic)] == magic:
+            return name
+    head = data[:256].lstrip().lower()
+    if head.startswith((b"<svg", b"<?xml")):
+        return "an SVG/XML document"
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page"
+    return "not a recognised image"
+
+
+def decode_base64_image(value: str, rules: ImageRules, param: str) -> tuple[bytes, MediaFacts]:
+    """Decode an image sent as raw base64 and check it against ``rules``.
+
+    Accepted: the standard alphabet (``A-Z a-z 0-9 + /``), with or without ``=`` padding, with
+    spaces and line breaks anywhere (as MIME wraps it); missing padding is harmless because the
+    length alone says how many bytes the last group holds. Refused: a ``data:`` URL prefix
+    (with a message saying to strip it), the URL-safe alphabet and any other character, and
+    anything whose decoded size would pass ``rules.max_bytes`` — that is computed from the
+    length before decoding, so an oversized string is never decoded.
+
+    Raises:
+        InvalidMedia: with ``param`` set, saying what is wrong and what is allowed.
+    """
+    encoded_cap = 4 * -(-rules.max_bytes // 3)  # base64 length of max_bytes, padded
+    too_large = InvalidMedia(
+        f"{param}: image is larger than {_size_text(rules.max_bytes)}", param=param
+    )
+    # Bound the raw string first: even generous line wrapping adds less than 1 char in 4.
+    if len(value) > encoded_cap + encoded_cap // 4 + 1024:
+        raise too_large
+    text = value.strip()
+    if text[:5].lower() == "data:":
+        raise InvalidMedia(
+            f"{param}: send raw base64, not a data: URL; strip the prefix up to and including "
+            "the comma (e.g. 'data:image/png;base64,')",
+            param=param,
+        )
+    compact = _WHITESPACE.sub("", text)
+    if not compact:
+        raise InvalidMedia(f"{param}: image is empty", param=param)
+    if not _BASE64.fullmatch(compact):
+        bad = next((c for c in compact if not (c.isascii() and (c.isalnum() or c in "+/="))), None)
+        what = f"character {bad!r}" if bad is not None else "'=' padding before the end"
+        raise InvalidMedia(
+            f"{param}: not valid base64 ({what}); send an http(s) URL or standard "
+            "base64 (A-Z, a-z, 0-9, '+', '/', optional '=' padding)",
+            param=param,
+        )
+    body = compact.rstrip("=")
+    if len(body) % 4 == 1:  # 6 bits cannot make a byte: the string was cut
+        raise InvalidMedia(f"{param}: not valid base64 (truncated)", param=param)
+    if len(body) * 3 // 4 > rules.max_bytes:
+        raise too_large
+    padded = body + "=" * (-len(body) % 4)
+    try:
+        data = binascii.a2b_base64(padded, strict_mode=True)
+    except binascii.Error as exc:
+        raise InvalidMedia(f"{param}: not valid base64 ({exc})", param=param) from exc
+    return data, check_image(data, rules, param)
+
+
+def _open(data: bytes, formats: frozenset[str], param: str) -> Image.Image:
+    """Open by content with only the allowed plugins.
+
+    Pillow's JPEG plugin itself hands back an ``MPO`` image for a JPEG with extra frames (many
+    phone photos); :func:`check_image` reports those as JPEG.
+    """
+    try:
+        return Image.open(io.BytesIO(data), formats=sorted(formats))
+    except Image.DecompressionBombError as exc:
+        raise InvalidMedia(
+            f"{param}: image has too many pixels (at most {MAX_PIXELS // 1_000_000} megapixels)",
+            param=param,
+        ) from exc
+    except _DECODE_ERRORS as exc:  # UnidentifiedImageError is an OSError
+        raise InvalidMedia(
+            f"{param}: must be a {_formats_text(formats)} image (checked by content); "
+            f"got {_what_is(data)}",
+            param=param,
+        ) from exc
+
+
+def _oriented_size(image: Image.Image) -> tuple[int, int]:
+    width, height = image.size
+    try:
+        orientation = image.getexif().get(_EXIF_ORIENTATION)
+    except Exception:  # a broken EXIF block is not worth refusing the image for
+        orientation = None
+    if orientation in _SWAPPING_ORIENTATIONS:
+        return height, width
+    return width, height
+
+
+def check_image(
+    data: bytes, rules: ImageRules, param: str, *, max_pixels: int = MAX_PIXELS
+) -> MediaFacts:
+    """Check image bytes against ``rules`` and return what they are (oriented size).
+
+    Raises:
+        InvalidMedia: wrong format (by content), too many bytes or pixels, a side out of
+            bounds, aspect ratio out of range, truncated or corrupt data; ``param`` is set.
+    """
+    if len(data) > rules.max_bytes:
+        raise InvalidMedia(
+            f"{param}: image is larger than {_size_text(rules.max_bytes)}", param=param
+        )
+    if not data:
+        raise InvalidMedia(f"{param}: image is empty", param=param)
+    with _open(data, rules.formats, param) as image:
+        fmt = "JPEG" if image.format == "MPO" else str(image.format)
+        # Header only, before a pixel is decoded: the pixel budget and the sides do not depend
+        # on orientation (the sizes in the messages do, so use it where it is free: JPEG).
+        width, height = _oriented_size(image) if fmt == "JPEG" else image.size
+        if width * height > max_pixels:
+            raise InvalidMedia(
+                f"{param}: image is {width}x{height}, more than "
+                f"{max_pixels / 1_000_000:g} megapixels",
+                param=param,
+            )
+        if min(width, height) < rules.min_side:
+            raise InvalidMedia(
+                f"{param}: each side must be at least {rules.min_side} px; got {width}x{height}",
+                param=param,
+            )
+        if rules.max_side is not None and max(width, height) > rules.max_side:
+            raise InvalidMedia(
+                f"{param}: each side must be at most {rules.max_side} px; got {width}x{height}",
+                param=param,
+            )
+        try:
+            image.load()  # the full decode: truncated or corrupt data fails here
+        except _DECODE_ERRORS as exc:
+            raise InvalidMedia(
+                f"{param}: image data is truncated or corrupt ({exc})", param=param
+            ) from exc
+        # Only now for PNG: its EXIF may follow the pixel data, and reading it decodes them.
+        width, height = _oriented_size(image)
+        if rules.aspect_range is not None:
+            low, high = rules.aspect_range
+            aspect = width / height
+            # A hair of tolerance so that 300x750 passes 1/2.5 whichever way floats round.
+            if not low - 1e-9 <= aspect <= high + 1e-9:
+                raise InvalidMedia(
+                    f"{param}: aspect ratio (width/height) must be between {_ratio(low)} and "
+                    f"{_ratio(high)}; got {width}x{height} ({_ratio(aspect)})",
+                    param=param,
+                )
+    return MediaFacts(width=width, height=height, format=fmt, size_bytes=len(data))
+
+
+def _ratio(value: float) -> str:
+    """``2.5`` -> ``"2.5:1"``, ``0.4`` -> ``"1:2.5"``."""
+    if value >= 1:
+        return f"{value:.3g}:1"
+    return f"1:{1 / value:.3g}"
+
+
+def load_rgb(data: bytes, *, max_pixels: int = MAX_PIXELS) -> npt.NDArray[np.uint8]:
+    """Decode an image (already checked by :func:`check_image`) for the engines.
+
+    EXIF orientation is applied, so the array has the oriented size that :class:`MediaFacts`
+    reports; the result is ``(height, width, 3)`` uint8 RGB. An alpha channel is dropped
+    (transparent pixels keep whatever colour they store).
+
+    Raises:
+        InvalidMedia: the data is not a JPEG/PNG, is corrupt, or has more than ``max_pixels``
+            pixels (``param`` is ``"image"``: callers should have checked the image first).
+    """
+    with _open(data, frozenset({"JPEG", "PNG"}), "image") as image:
+        width, height = image.size
+        if width * height > max_pixels:
+            raise InvalidMedia(
+                f"image: image is {width}x{height}, more than {max_pixels / 1_000_000:g} "
+                "megapixels",
+                param="image",
+            )
+        try:
+            image.load()
+            oriented: Any = ImageOps.exif_transpose(image)
+            if oriented.mode.startswith("I"):
+                # 16-bit greyscale PNG: convert("RGB") would clip every value above 255 to
+                # white; keep the top 8 bits instead.
+                grey = (np.asarray(oriented, dtype=np.int64) >> 8).clip(0, 255).astype(np.uint8)
+                return np.repeat(grey[:, :, None], 3, axis=2)
+            rgb = oriented.convert("RGB")
+        except _DECODE_ERRORS as exc:
+            raise InvalidMedia(
+                f"image: image data is truncated or corrupt ({exc})", param="image"
+            ) from exc
+    return np.asarray(rgb, dtype=np.uint8)

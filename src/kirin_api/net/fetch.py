@@ -1,0 +1,544 @@
+"""The one SSRF-safe fetcher for URLs that users give us (input media now, webhooks later).
+
+What :meth:`SafeFetcher.fetch` guarantees, for every hop of a redirect chain:
+
+- only ``http``/``https``; no userinfo (``user:pass@``); the host is a DNS name of plain labels
+  or an IP literal. IPv4 in odd spellings (``0x7f.1``, ``2130706433``, ``127.1``,
+  ``0177.0.0.1``, a trailing dot) is normalised before it is checked, and a host that looks
+  numeric but is not a valid address is refused, never resolved (:mod:`.addresses`).
+  Any port is allowed: the address check is what keeps us off internal services, and public
+  media servers do live on odd ports.
+- a name is resolved **once**; **every** answer is checked (one private answer refuses the
+  host, which defeats "public + private" DNS answers), and the connection is **pinned** to a
+  checked address: the request goes to the IP itself with the original ``Host`` header and, for
+  https, the ``sni_hostname`` request extension, so TLS sends SNI for the name and verifies the
+  certificate against the name. Nothing resolves the name again behind our back, which defeats
+  DNS rebinding. If the first address refuses the connection, the next checked one is tried.
+- redirects (301, 302, 303, 307, 308) are followed by hand, at most ``max_redirects``; each
+  ``Location`` is resolved against the current URL and goes through every check above again.
+  Another 3xx, or a redirect without ``Location``, is an error; so is any status that is not 2xx.
+- the body is streamed with a hard cap: a ``Content-Length`` above the cap is refused before
+  reading, and the read stops as soon as the cap is passed. We ask for
+  ``Accept-Encoding: identity`` and refuse a compressed reply, so no decompression bomb can
+  inflate past the cap between two checks.
+- **one** deadline (``timeout`` seconds) covers resolution, connections, TLS, redirects and
+  the body. Per-operation timeouts alone cannot bound a server that drips a byte at a time, so a
+  watchdog timer shuts the sockets of the fetch down when the deadline passes.
+- no proxies from the environment, no cookies, no connection reuse between hops (a pooled
+  connection made for one name must not carry a request for another).
+
+``allow_private=True`` (``KIRIN_ALLOW_PRIVATE_NETWORKS``) lifts only the address check, and not
+all of it: cloud metadata, unspecified, multicast and broadcast addresses stay refused.
+
+Errors — one exception, :class:`FetchError`, whose ``message`` starts with the ``param``
+(``"image_url: refused address 127.0.0.1 (loopback)"``) and whose ``reason`` says which rule
+failed. httpx's exceptions are translated here and nowhere else::
+
+    FetchError.reason
+    ├── "invalid_url"   the URL does not parse (httpx.InvalidURL, UnsupportedProtocol ...)
+    ├── "scheme"        not http/https
+    ├── "userinfo"      user:pass@ in the URL
+    ├── "host"          empty, malformed or numeric-but-invalid host, IPv6 zone id
+    ├── "address"       the host is, or resolves to, a refused address
+    ├── "resolve"       the name does not resolve (socket.gaierror)
+    ├── "connect"       no checked address accepted a connection (httpx.ConnectError)
+    ├── "tls"           TLS handshake or certificate check failed (ConnectError over ssl.SSLError)
+    ├── "timeout"       the overall deadline passed (httpx.TimeoutException, watchdog)
+    ├── "redirect"      too many redirects, or a 3xx without Location
+    ├── "status"        a final status that is not 2xx
+    ├── "too_large"     Content-Length or the streamed body passed ``max_bytes``
+    └── "protocol"      broken HTTP, a compressed reply, a read error (httpx.ProtocolError,
+                        httpx.NetworkError, httpx.DecodingError, any other httpx.HTTPError)
+
+An ``OSError`` while writing ``dest`` is ours, not the URL's, and propagates unchanged.
+The worker maps :class:`FetchError` to the model's ``...097`` task code.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import httpx
+
+from kirin_api.contract.errors import KirinError
+from kirin_api.net.addresses import IPAddress, blocked_reason, parse_ip_host
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "MAX_URL_LENGTH",
+    "FetchError",
+    "FetchReason",
+    "FetchResult",
+    "Resolver",
+    "SafeFetcher",
+    "system_resolver",
+]
+
+Resolver = Callable[[str, int], list[str]]
+"""``(host, port) -> addresses``: every address the name resolves to, as strings."""
+
+FetchReason = Literal[
+    "invalid_url",
+    "scheme",
+    "userinfo",
+    "host",
+    "address",
+    "resolve",
+    "connect",
+    "tls",
+    "timeout",
+    "redirect",
+    "status",
+    "too_large",
+    "protocol",
+]
+
+DEFAULT_USER_AGENT = "kirin-api-fetcher/0.1"
+MAX_URL_LENGTH = 8192  # longer than any real media URL; bounds parsing and logging
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+_MB = 1024 * 1024
+# DNS labels after IDNA encoding (httpx gives us the ASCII form); "_" occurs in real names.
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+
+
+class FetchError(KirinError):
+    """A user-supplied URL could not be fetched; ``message`` starts with ``param``."""
+
+    def __init__(self, message: str, param: str, reason: FetchReason) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.reason: FetchReason = reason
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What a fetch brought back: ``data`` in memory, or ``path`` when a ``dest`` was given."""
+
+    data: bytes | None
+    path: Path | None
+    content_type: str | None
+    final_url: str
+    """The URL (after redirects) whose body this is, as the user would write it."""
+    size: int
+    address: str
+    """The IP address the body came from (for logs)."""
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address ``socket.getaddrinfo`` gives for ``host``, in its order, without repeats."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen: dict[str, None] = {}
+    for *_, sockaddr in infos:
+        seen.setdefault(str(sockaddr[0]), None)
+    return list(seen)
+
+
+def _human_size(n: int) -> str:
+    return f"{n / _MB:g} MB" if n >= _MB else f"{n} bytes"
+
+
+class _Deadline:
+    """One deadline for the whole fetch, with a watchdog that cuts sockets still open at it.
+
+    httpcore reports each new TCP connection through the ``trace`` request extension; we keep a
+    ``dup`` of its socket (our own descriptor, so it can never be a recycled number) and
+    ``shutdown`` it when the timer fires, which wakes any thread blocked reading from it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        return self.end - time.monotonic()
+
+    def passed(self) -> bool:
+        return self.expired or self.remaining() <= 0
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event != "connection.connect_tcp.complete":
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            mine = sock.dup()
+            self._socks.append(mine)
+            if self.expired:
+                self._shutdown(mine)
+
+    @staticmethod
+    def _shutdown(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._socks:
+                self._shutdown(sock)
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._socks:
+                sock.close()
+            self._socks.clear()
+
+
+@dataclass(frozen=True)
+class _Target:
+    url: httpx.URL
+    host: str  # as the Host header and SNI name carry it
+    port: int
+    addresses: list[IPAddress]
+
+
+class SafeFetcher:
+    """Fetches user-supplied http(s) URLs without letting them reach what they must not.
+
+    Args:
+        allow_private: lift the private/loopback address checks (tests, closed networks).
+        resolver: ``(host, port) -> [address, ...]``; :func:`system_resolver` by default.
+        transport: an httpx transport to send through (tests inject one that records the pinned
+            address and never connects); by default a fresh ``httpx.HTTPTransport`` per hop.
+        max_redirects: redirects followed before giving up.
+        timeout: seconds for the whole fetch, redirects and body included.
+        user_agent: the ``User-Agent`` header.
+        ssl_context: verifies servers for the default transport (a private CA in a closed
+            network, tests); by default certifi's CAs, with hostname checking on.
+    """
+
+    def __init__(
+        self,
+        allow_private: bool = False,
+        resolver: Resolver | None = None,
+        transport: httpx.BaseTransport | None = None,
+        max_redirects: int = 5,
+        timeout: float = 30.0,
+        user_agent: str = DEFAULT_USER_AGENT,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.allow_private = allow_private
+        self.resolver: Resolver = resolver or system_resolver
+        self.transport = transport
+        self.max_redirects = max_redirects
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self._ssl_context = ssl_context
+
+    # -- public --------------------------------------------------------------------------------
+
+    def fetch(
+        self, url: str, *, max_bytes: int, param: str, dest: Path | None = None
+    ) -> FetchResult:
+        """GET ``url`` and return its body (in memory, or written to ``dest``).
+
+        Raises:
+            FetchError: any rule of the module docstring broken; ``param`` names the field.
+        """
+        deadline = _Deadline(self.timeout)
+        try:
+            return self._fetch(url, max_bytes=max_bytes, param=param, dest=dest, deadline=deadline)
+        except httpx.HTTPError as exc:  # anything not translated closer to where it happened
+            raise self._translate(exc, param, deadline) from exc
+        finally:
+            deadline.close()
+
+    # -- one fetch -----------------------------------------------------------------------------
+
+    def _fetch(
+        self, url: str, *, max_bytes: int, param: str, dest: Path | None, deadline: _Deadline
+    ) -> FetchResult:
+        current = self._parse(url, param)
+        for hop in range(self.max_redirects + 1):
+            target = self._target(current, param, deadline)
+            response, address, transport = self._connect(target, param, deadline)
+            try:
+                if response.status_code in _REDIRECTS:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise FetchError(
+                            f"{param}: HTTP {response.status_code} redirect without a Location",
+                            param,
+                            "redirect",
+                        )
+                    if hop == self.max_redirects:
+                        raise FetchError(
+                            f"{param}: more than {self.max_redirects} redirects", param, "redirect"
+                        )
+                    try:
+                        nxt = current.join(location.strip())
+                    except httpx.InvalidURL as exc:
+                        raise FetchError(
+                            f"{param}: invalid redirect Location {location[:200]!r}",
+                            param,
+                            "invalid_url",
+                        ) from exc
+                    current = self._parse(str(nxt), param)
+                    continue
+                if not 200 <= response.status_code < 300:
+                    raise FetchError(f"{param}: HTTP {response.status_code}", param, "status")
+                return self._read(response, current, address, max_bytes, param, dest, deadline)
+            finally:
+                response.close()
+                if transport is not None:
+                    transport.close()
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _parse(self, url: str, param: str) -> httpx.URL:
+        """Parse and check what needs no network: length, scheme, userinfo, host syntax."""
+        if len(url) > MAX_URL_LENGTH:
+            raise FetchError(
+                f"{param}: URL longer than {MAX_URL_LENGTH} characters", param, "invalid_url"
+            )
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            raise FetchError(f"{param}: invalid URL ({exc})", param, "invalid_url") from exc
+        if parsed.scheme not in ("http", "https"):
+            shown = parsed.scheme or "none"
+            raise FetchError(
+                f"{param}: URL scheme {shown!r} is not allowed; use http or https", param, "scheme"
+            )
+        if parsed.userinfo:
+            raise FetchError(
+                f"{param}: URLs with credentials (user:password@) are not allowed",
+                param,
+                "userinfo",
+            )
+        if parsed.port == 0:
+            raise FetchError(f"{param}: port 0 is not allowed", param, "invalid_url")
+        return parsed
+
+    def _target(self, url: httpx.URL, param: str, deadline: _Deadline) -> _Target:
+        """The checked addresses to connect to for ``url``: its literal IP, or its name resolved."""
+        host = url.raw_host.decode("ascii", "replace").lower()
+        port = url.port or (443 if url.scheme == "https" else 80)
+        if not host:
+            raise FetchError(f"{param}: URL has no host", param, "host")
+        try:
+            literal = parse_ip_host(host)
+        except ValueError as exc:
+            raise FetchError(f"{param}: refused host {host!r} ({exc})", param, "host") from exc
+        if literal is not None:
+            addresses = [literal]
+        else:
+            name = host[:-1] if host.endswith(".") else host
+            if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
+                raise FetchError(f"{param}: invalid host name {host!r}", param, "host")
+            addresses = self._resolve(name, port, param, deadline)
+        for ip in addresses:
+            reason = blocked_reason(ip, allow_private=self.allow_private)
+            if reason is not None:
+                # One bad answer refuses the host: a name that mixes public and private answers
+                # is a rebinding setup, and we never want to pick among them.
+                where = f"address {ip}" if literal is not None else f"address {ip} (for {host})"
+                raise FetchError(f"{param}: refused {where} ({reason})", param, "address")
+        return _Target(url=url, host=host, port=port, addresses=addresses)
+
+    def _resolve(self, name: str, port: int, param: str, deadline: _Deadline) -> list[IPAddress]:
+        # getaddrinfo has no timeout of its own; run it aside and stop waiting at the deadline
+        # (the thread is left to finish on its own: it holds nothing of ours).
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        try:
+            future = pool.submit(self.resolver, name, port)
+            answers = future.result(timeout=max(deadline.remaining(), 0.001))
+        except concurrent.futures.TimeoutError:
+            raise self._timeout(param, deadline) from None
+        except OSError as exc:  # socket.gaierror and friends
+            raise FetchError(f"{param}: cannot resolve {name!r} ({exc})", param, "resolve") from exc
+        finally:
+            pool.shutdown(wait=False)
+        addresses: list[IPAddress] = []
+        for answer in answers:
+            try:
+                ip = parse_ip_host(answer)
+            except ValueError:
+                ip = None
+            if ip is None:
+                raise FetchError(
+                    f"{param}: resolver gave a non-address {answer!r} for {name!r}",
+                    param,
+                    "resolve",
+                )
+            addresses.append(ip)
+        if not addresses:
+            raise FetchError(f"{param}: {name!r} has no addresses", param, "resolve")
+        return addresses
+
+    def _connect(
+        self, target: _Target, param: str, deadline: _Deadline
+    ) -> tuple[httpx.Response, str, httpx.BaseTransport | None]:
+        """Send the GET to the first checked address that accepts; the response is streaming."""
+        last: httpx.ConnectError | None = None
+        for ip in target.addresses:
+            transport, owned = self._transport_for_hop()
+            request = self._request(target, ip, deadline)
+            try:
+                response = transport.handle_request(request)
+            except httpx.ConnectError as exc:
+                if owned:
+                    transport.close()
+                if self._is_tls(exc):
+                    raise self._translate(exc, param, deadline) from exc
+                last = exc
+                continue
+            except BaseException:
+                if owned:
+                    transport.close()
+                raise
+            response.request = request
+            return response, str(ip), transport if owned else None
+        assert last is not None
+        raise FetchError(
+            f"{param}: cannot connect to {target.host} ({last})", param, "connect"
+        ) from last
+
+    def _transport_for_hop(self) -> tuple[httpx.BaseTransport, bool]:
+        if self.transport is not None:
+            return self.transport, False
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context(verify=True, trust_env=False)
+        # A fresh pool per hop: no connection made for one name carries a request for another.
+        return httpx.HTTPTransport(verify=self._ssl_context, trust_env=False, retries=0), True
+
+    def _request(self, target: _Target, ip: IPAddress, deadline: _Deadline) -> httpx.Request:
+        url = target.url
+        default_port = url.port is None
+        host_header = target.host if default_port else f"{target.host}:{url.port}"
+        if ":" in target.host:  # an IPv6 literal keeps its brackets in Host
+            host_header = f"[{target.host}]" + ("" if default_port else f":{url.port}")
+        left = max(deadline.remaining(), 0.001)
+        extensions: dict[str, Any] = {
+            "timeout": {"connect": left, "read": left, "write": left, "pool": left},
+            "trace": deadline.trace,
+        }
+        if url.scheme == "https" and parse_ip_host(target.host) is None:
+            # TLS for the name, not for the IP we pinned: SNI and certificate check both use it.
+            extensions["sni_hostname"] = target.host.rstrip(".")
+        return httpx.Request(
+            "GET",
+            url.copy_with(host=str(ip), fragment=None),
+            headers={
+                "Host": host_header,
+                "User-Agent": self.user_agent,
+                "Accept": "*/*",
+                "Accept-Encoding": "identity",
+                "Connection": "close",
+            },
+            extensions=extensions,
+        )
+
+    def _read(
+        self,
+        response: httpx.Response,
+        url: httpx.URL,
+        address: str,
+        max_bytes: int,
+        param: str,
+        dest: Path | None,
+        deadline: _Deadline,
+    ) -> FetchResult:
+        too_large = FetchError(f"{param}: larger than {_human_size(max_bytes)}", param, "too_large")
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise FetchError(
+                f"{param}: the server sent a compressed body ({encoding}); we ask for identity",
+                param,
+                "protocol",
+            )
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+            raise too_large
+        size = 0
+        chunks: list[bytes] = []
+        with self._sink(dest) as sink:
+            for chunk in self._chunks(response, param, deadline):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise too_large
+                if sink is None:
+                    chunks.append(chunk)
+                else:
+                    sink.write(chunk)
+        return FetchResult(
+            data=None if dest is not None else b"".join(chunks),
+            path=dest,
+            content_type=response.headers.get("content-type"),
+            final_url=str(url),
+            size=size,
+            address=address,
+        )
+
+    def _chunks(self, response: httpx.Response, param: str, deadline: _Deadline) -> Iterator[bytes]:
+        # With any Content-Encoding refused above, iter_bytes yields the body as sent (and it
+        # also serves responses whose body an injected transport has already read).
+        try:
+            for chunk in response.iter_bytes(_CHUNK):
+                if deadline.passed():
+                    raise self._timeout(param, deadline)
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise self._translate(exc, param, deadline) from exc
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _sink(dest: Path | None) -> Iterator[IO[bytes] | None]:
+        if dest is None:
+            yield None
+            return
+        try:
+            with dest.open("wb") as f:
+                yield f
+        except BaseException:
+            dest.unlink(missing_ok=True)  # never leave half a file behind
+            raise
+
+    # -- errors --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _timeout(param: str, deadline: _Deadline) -> FetchError:
+        return FetchError(f"{param}: timed out after {deadline.seconds:g} s", param, "timeout")
+
+    @staticmethod
+    def _is_tls(exc: BaseException) -> bool:
+        seen: BaseException | None = exc
+        while seen is not None:
+            if isinstance(seen, ssl.SSLError | ssl.CertificateError):
+                return True
+            seen = seen.__cause__ or seen.__context__
+        return False
+
+    def _translate(self, exc: httpx.HTTPError, param: str, deadline: _Deadline) -> FetchError:
+        """httpx's exception tree -> ours (see the module docstring)."""
+        if isinstance(exc, httpx.TimeoutException) or deadline.passed():
+            return self._timeout(param, deadline)
+        if isinstance(exc, httpx.ConnectError):
+            if self._is_tls(exc):
+                return FetchError(f"{param}: TLS failed ({exc})", param, "tls")
+            return FetchError(f"{param}: cannot connect ({exc})", param, "connect")
+        if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+            return FetchError(f"{param}: invalid URL ({exc})", param, "invalid_url")
+        return FetchError(
+            f"{param}: broken response ({type(exc).__name__}: {exc})", param, "protocol"
+        )
