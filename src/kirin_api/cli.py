@@ -60,6 +60,7 @@ def serve(
 
     from kirin_api.server.app import create_app
     from kirin_api.server.context import ServerContext
+    from kirin_api.server.ratelimit import RateLimiter
 
     _logging()
     settings = _settings(data_dir=data_dir, workers=workers)
@@ -72,6 +73,11 @@ def serve(
         url_ttl_seconds=settings.url_ttl_seconds,
         max_body_bytes=settings.max_body_bytes,
         url_secret=store.secret("url-signing"),
+        rate_limiter=(
+            RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+            if settings.rate_limit_per_minute
+            else None
+        ),
     )
     # Workers are separate processes so rendering never blocks the API; they get the same
     # settings, resolved here so that flags reach them too.

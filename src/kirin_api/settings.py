@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=0.5, gt=0)
     # Lifetime of result URLs.
     url_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    # Requests a key may make a minute (0: no limit), and how many at once before that applies.
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_burst: int | None = Field(default=None, ge=1)
     # Largest request body: base64 images of up to 10 MB each, several of them.
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 

@@ -26,7 +26,10 @@ async def authenticate(request: Request) -> Account:
     if not is_well_formed(key):
         raise Unauthorized("malformed API key; keys look like 'kirin_sk_' + 43 characters")
     context: ServerContext = request.app.state.context
-    account = await run_in_threadpool(context.store.account_for_key, hash_key(key))
+    key_hash = hash_key(key)
+    account = await run_in_threadpool(context.store.account_for_key, key_hash)
     if account is None:
         raise Unauthorized("unknown or revoked API key")
+    if context.rate_limiter is not None:
+        context.rate_limiter.check(key_hash)
     return account

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kirin_api.server.ratelimit import RateLimiter
 from kirin_api.storage.base import BlobStorage
 from kirin_api.store.base import TaskStore
 
@@ -16,3 +17,4 @@ class ServerContext:
     url_ttl_seconds: int
     max_body_bytes: int
     url_secret: bytes
+    rate_limiter: RateLimiter | None = None
