@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./kirin-data")
     database_url: str | None = None
     storage_url: str | None = None
+    # The S3-compatible server of an ``s3://`` storage URL (MinIO, Ceph, ...); None means AWS.
+    # Credentials and region are boto3's own AWS_* variables, read by boto3, not here.
+    s3_endpoint_url: str | None = None
     public_url: str | None = None
     workers: int = Field(default=1, ge=0, le=64)
     allow_private_networks: bool = False

@@ -18,7 +18,7 @@ def build_store(settings: Settings) -> TaskStore:
 
 
 def build_storage(settings: Settings) -> BlobStorage:
-    return open_storage(settings.resolved_storage_url)
+    return open_storage(settings.resolved_storage_url, endpoint_url=settings.s3_endpoint_url)
 
 
 def build_pricing(settings: Settings) -> PricingTable:
