@@ -1,12 +1,16 @@
-"""Preview engine speed: render+encode a 5 s 720p clip versus encoding precomputed frames.
+"""Preview engine speed: render+encode a 5 s clip versus encoding precomputed frames.
 
-Run: ``.venv/bin/python bench/preview_render.py``. Two figures, each the median of ``REPEATS``
+Run: ``.venv/bin/python bench/preview_render.py``. Three figures, each the median of ``REPEATS``
 runs in this process:
 
-1. The baseline encodes the engine's own frames, rendered beforehand, with the same encoder
-   settings (x264's speed depends on the content); then render+encode of the same job. Goal:
-   render+encode <= 1.5 x encode alone.
-2. The whole task with one worker: the request validated, the task stored in SQLite, claimed,
+1. kirin_v1_t2v: the baseline encodes the engine's own frames, rendered beforehand, with the same
+   encoder settings (x264's speed depends on the content); then render+encode of the same job.
+   Goal: render+encode <= 1.5 x encode alone.
+2. Every video model, 5 s std (and one 1080p ``pro`` case), the same way, with inputs (images,
+   a reference video with sound) made here; sound, where the model has it, is encoded in both
+   runs. Dispatched through ``PreviewEngine().render`` (whatever engine.py wires), plus the
+   motion-control module timed directly. Goal: ratio <= 2 for every model.
+3. The whole task with one worker: the request validated, the task stored in SQLite, claimed,
    rendered, encoded, verified, stored and completed. Goal: under 2 x the video's length.
 """
 
@@ -15,18 +19,23 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+import av
+import numpy as np
+from PIL import Image
 
 from kirin_api.contract.ids import new_task_id
 from kirin_api.contract.job import OutputSpec, RenderJob
 from kirin_api.contract.pricing import PricingTable
 from kirin_api.contract.registry import validate_request
 from kirin_api.contract.status import TaskStatus
-from kirin_api.engines.base import RenderControl
-from kirin_api.engines.preview import PreviewEngine
-from kirin_api.media.encode import X264_CRF, X264_PRESET, VideoTarget, encode_mp4
+from kirin_api.engines.base import AudioTrack, Frame, RenderControl, RenderOutput
+from kirin_api.engines.preview import PreviewEngine, motion_transfer
+from kirin_api.media.encode import X264_CRF, X264_PRESET, PcmAudio, VideoTarget, encode_mp4
 from kirin_api.net.fetch import SafeFetcher
 from kirin_api.storage.local import LocalBlobStorage
 from kirin_api.store import NewTask, SqliteTaskStore
@@ -122,6 +131,202 @@ def whole_task(tmp: Path) -> None:
         )
 
 
+def pattern(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A picture with structure everywhere (as tests/media_factory.py makes; not imported)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    image = np.stack(
+        [
+            (x * 255 // max(width - 1, 1)),
+            (y * 255 // max(height - 1, 1)),
+            ((x // 40 + y // 40) % 2) * 200 + rng.integers(0, 55, size=(height, width)),
+        ],
+        axis=-1,
+    )
+    return image.astype(np.uint8)
+
+
+def write_image(path: Path, width: int, height: int, seed: int) -> str:
+    Image.fromarray(pattern(width, height, seed)).save(path)
+    return str(path)
+
+
+def write_reference(path: Path, width: int = 1280, height: int = 720, seconds: float = 5.0) -> str:
+    """A reference video as the seed asks: still camera (slow drift), one subject walking right.
+
+    With a 440 Hz tone, so ``keep_original_sound`` has something to carry over.
+    """
+    fps = 30
+    count = round(seconds * fps)
+    base = pattern(width + 200, height, seed=2) // 2
+    subject = pattern(width // 6, height // 2, seed=9)
+    with av.open(str(path), "w", format="mp4") as out:
+        video: Any = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        sound: Any = out.add_stream("aac", rate=48_000)
+        for i in range(count):
+            drift = round(40 * i / count)
+            frame = np.ascontiguousarray(base[:, drift : drift + width])
+            x = width // 8 + round(width / 2 * i / count)
+            top = height // 4 + round(20 * np.sin(i / 5))
+            frame[top : top + subject.shape[0], x : x + subject.shape[1]] = subject
+            for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        t = np.arange(round(seconds * 48_000)) / 48_000
+        tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        for start in range(0, tone.size, 1024):
+            chunk = av.AudioFrame.from_ndarray(
+                tone[None, start : start + 1024], format="fltp", layout="mono"
+            )
+            chunk.sample_rate, chunk.pts, chunk.time_base = 48_000, start, Fraction(1, 48_000)
+            for packet in sound.encode(chunk):
+                out.mux(packet)
+        for packet in sound.encode():
+            out.mux(packet)
+    return str(path)
+
+
+def model_cases(tmp: Path) -> list[tuple[str, RenderJob, bool]]:
+    """(name, job, through the engine?) for every video model; 5 s std unless named pro."""
+    image = write_image(tmp / "image.png", 1280, 720, seed=1)
+    tail = write_image(tmp / "tail.png", 1280, 720, seed=3)
+    portrait = write_image(tmp / "portrait.png", 720, 1280, seed=4)
+    square = write_image(tmp / "square.png", 900, 900, seed=5)
+    reference = write_reference(tmp / "reference.mp4")
+    std = SPEC
+    pro = OutputSpec(width=1920, height=1080, fps=30, frames=150)
+    loud = OutputSpec(width=1280, height=720, fps=30, frames=150, audio=True)
+    shots = [{"index": 1, "prompt": "a quiet street", "duration": 2}]
+    shots.append({"index": 2, "prompt": "a busy market at night", "duration": 3})
+    motion = {"character_orientation": "video", "keep_original_sound": "yes", "mode": "std"}
+    moving = {"image_url": image, "video_url": reference}
+    i2v = {"prompt": "a boat drifting at dawn", "mode": "std", "duration": "5", "cfg_scale": 0.5}
+    v3 = {"prompt": "a dancer in a red coat", "mode": "std", "duration": 5, "sound": "on"}
+    multi = {"prompt": "friends at a picnic", "mode": "std", "duration": "5"}
+    return [
+        ("kirin_v1_t2v", RenderJob("b", "kirin_v1_t2v", CASES["default camera"], std, 1), True),
+        ("kirin_v1_i2v", RenderJob("b", "kirin_v1_i2v", i2v, std, 1, {"image": image}), True),
+        (
+            "kirin_v1_i2v image_tail",
+            RenderJob("b", "kirin_v1_i2v", i2v, std, 1, {"image": image, "image_tail": tail}),
+            True,
+        ),
+        (
+            "kirin_v1_6_multi_i2v",
+            RenderJob(
+                "b",
+                "kirin_v1_6_multi_i2v",
+                {**multi, "aspect_ratio": "16:9"},
+                std,
+                1,
+                {"image_list.0": image, "image_list.1": portrait, "image_list.2": square},
+            ),
+            True,
+        ),
+        (
+            "kirin_v3_i2v sound multi_shot",
+            RenderJob(
+                "b",
+                "kirin_v3_i2v",
+                {**v3, "multi_shot": True, "shot_type": "customize", "multi_prompt": shots},
+                loud,
+                1,
+                {"image": image},
+            ),
+            True,
+        ),
+        (
+            "kirin_v3_motion_control",
+            RenderJob("b", "kirin_v3_motion_control", motion, loud, 1, moving),
+            True,
+        ),
+        (
+            "motion_control direct",
+            RenderJob("b", "kirin_v3_motion_control", motion, loud, 1, moving),
+            False,
+        ),
+        (
+            "motion_control pro 1080p",
+            RenderJob(
+                "b",
+                "kirin_v3_motion_control",
+                {**motion, "mode": "pro"},
+                OutputSpec(1920, 1080, 30, 150, audio=True),
+                1,
+                moving,
+            ),
+            False,
+        ),
+        (
+            "kirin_v3_i2v pro 1080p",
+            RenderJob("b", "kirin_v3_i2v", {**v3, "mode": "pro"}, pro, 1, {"image": image}),
+            True,
+        ),
+    ]
+
+
+def _direct(job: RenderJob) -> RenderOutput:
+    """The motion-control module as engine.py will wire it (its producer thread), until it does."""
+    engine = PreviewEngine()
+    return RenderOutput(
+        frames=engine._stream(job, RenderControl(), lambda: motion_transfer.frames(job)),
+        audio=motion_transfer.audio(job),
+        metadata=motion_transfer.metadata(job),
+    )
+
+
+def every_model(tmp: Path) -> None:
+    engine = PreviewEngine()
+    for name, job, through_engine in model_cases(tmp):
+
+        def start(job: RenderJob = job, through_engine: bool = through_engine) -> RenderOutput:
+            if through_engine:
+                return engine.render(job, RenderControl())
+            motion_transfer._cached_choices.cache_clear()  # time the analysis every run
+            return _direct(job)
+
+        first = start()
+        precomputed = list(first.frames)
+        sound = _pcm(first.audio)
+        spec = job.spec
+        encode_args: dict[str, Any] = {
+            "width": spec.width,
+            "height": spec.height,
+            "fps": spec.fps,
+            "total_frames": spec.frames,
+        }
+
+        def encode_precomputed(
+            frames: list[Frame] = precomputed, sound: Any = sound, args: Any = encode_args
+        ) -> None:
+            encode_mp4(iter(frames), [VideoTarget(tmp / "base.mp4")], audio=sound, **args)
+
+        def render_and_encode(
+            start: Callable[[], RenderOutput] = start, encode_args: Any = encode_args
+        ) -> None:
+            out = start()
+            frames: Iterator[Frame] = out.frames
+            encode_mp4(
+                frames, [VideoTarget(tmp / "full.mp4")], audio=_pcm(out.audio), **encode_args
+            )
+
+        baseline = median_seconds(encode_precomputed)
+        del precomputed, encode_precomputed
+        full = median_seconds(render_and_encode)
+        renderer = first.metadata.get("renderer", "scene")
+        print(
+            f"{name:30s} {spec.width}x{spec.height} [{renderer}]  encode-only {baseline:5.2f}s  "
+            f"render+encode {full:5.2f}s  ratio {full / baseline:4.2f} (goal <= 2)  "
+            f"x real time {full / spec.duration:4.2f}"
+        )
+
+
+def _pcm(track: AudioTrack | None) -> PcmAudio | None:
+    return None if track is None else PcmAudio(track.samples, track.sample_rate)
+
+
 def main() -> None:
     print(
         f"x264 preset={X264_PRESET} crf={X264_CRF}, {SPEC.width}x{SPEC.height}, "
@@ -129,6 +334,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         render_versus_encode(Path(tmp))
+        every_model(Path(tmp))
         whole_task(Path(tmp))
 
 

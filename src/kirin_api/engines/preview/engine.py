@@ -33,7 +33,7 @@ import numpy as np
 
 from kirin_api.contract.job import RenderJob
 from kirin_api.engines.base import Frame, RenderControl, RenderOutput
-from kirin_api.engines.preview import placeholder
+from kirin_api.engines.preview import motion_transfer, placeholder
 from kirin_api.engines.preview.camera import CameraPath, Lens, path_for
 from kirin_api.engines.preview.render import Renderer
 from kirin_api.engines.preview.scene import assemble, make_layer, make_sky, make_sprites
@@ -41,10 +41,9 @@ from kirin_api.engines.preview.theme import Theme, make_theme
 
 TEXT_MODELS = frozenset({"kirin_v1_t2v"})
 # Rendered by the stand-ins of :mod:`.placeholder` until their full preview lands.
-PLACEHOLDER_MODELS = frozenset(
-    {"kirin_v1_i2v", "kirin_v1_6_multi_i2v", "kirin_v3_i2v", "kirin_v3_motion_control"}
-)
-SUPPORTED_MODELS = TEXT_MODELS | PLACEHOLDER_MODELS
+PLACEHOLDER_MODELS = frozenset({"kirin_v1_i2v", "kirin_v1_6_multi_i2v", "kirin_v3_i2v"})
+MOTION_MODELS = frozenset({"kirin_v3_motion_control"})
+SUPPORTED_MODELS = TEXT_MODELS | PLACEHOLDER_MODELS | MOTION_MODELS
 # Texels per base-view pixel: below 1 keeps texture building cheap; the warp's bilinear filter
 # hides it (std), pro pays for sharper scenery.
 DENSITY = {"std": 0.6, "pro": 0.9}
@@ -65,6 +64,13 @@ class PreviewEngine:
 
     def render(self, job: RenderJob, control: RenderControl) -> RenderOutput:
         """Check the job and return its frames, rendered lazily as they are consumed."""
+        if job.model in MOTION_MODELS:
+            self._check_spec(job)
+            return RenderOutput(
+                frames=self._stream(job, control, lambda: motion_transfer.frames(job)),
+                audio=motion_transfer.audio(job),
+                metadata={"engine": self.name, **motion_transfer.metadata(job)},
+            )
         if job.model in PLACEHOLDER_MODELS:
             self._check_spec(job)
             return RenderOutput(
