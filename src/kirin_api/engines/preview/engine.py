@@ -1,7 +1,10 @@
-"""The preview engine: a deterministic, prompt-dependent animated scene with a real camera.
+"""The preview engine: every model on the CPU, deterministic, every parameter visible.
 
-It renders on the CPU in about the time the encoder needs for the same frames, so a server
-without a GPU still answers every request with a video that follows the request.
+It renders in about the time the encoder needs for the same frames, so a server without a GPU
+still answers every request with a video that follows the request. Text-to-video is a 3D scene
+filmed by a virtual camera (below); the image models are in :mod:`.image_models`
+(docs/preview-image-models.md), motion control in :mod:`.motion_transfer`
+(docs/preview-motion-control.md).
 
 What each kirin_v1_t2v parameter does here:
 
@@ -33,17 +36,15 @@ import numpy as np
 
 from kirin_api.contract.job import RenderJob
 from kirin_api.engines.base import Frame, RenderControl, RenderOutput
-from kirin_api.engines.preview import motion_transfer, placeholder
+from kirin_api.engines.preview import image_models, motion_transfer
 from kirin_api.engines.preview.camera import CameraPath, Lens, path_for
 from kirin_api.engines.preview.render import Renderer
 from kirin_api.engines.preview.scene import assemble, make_layer, make_sky, make_sprites
 from kirin_api.engines.preview.theme import Theme, make_theme
 
 TEXT_MODELS = frozenset({"kirin_v1_t2v"})
-# Rendered by the stand-ins of :mod:`.placeholder` until their full preview lands.
-PLACEHOLDER_MODELS = frozenset({"kirin_v1_i2v", "kirin_v1_6_multi_i2v", "kirin_v3_i2v"})
 MOTION_MODELS = frozenset({"kirin_v3_motion_control"})
-SUPPORTED_MODELS = TEXT_MODELS | PLACEHOLDER_MODELS | MOTION_MODELS
+SUPPORTED_MODELS = TEXT_MODELS | image_models.MODELS | MOTION_MODELS
 # Texels per base-view pixel: below 1 keeps texture building cheap; the warp's bilinear filter
 # hides it (std), pro pays for sharper scenery.
 DENSITY = {"std": 0.6, "pro": 0.9}
@@ -71,12 +72,15 @@ class PreviewEngine:
                 audio=motion_transfer.audio(job),
                 metadata={"engine": self.name, **motion_transfer.metadata(job)},
             )
-        if job.model in PLACEHOLDER_MODELS:
+        if job.model in image_models.MODELS:
             self._check_spec(job)
+            # metadata() loads the inputs and plans the video, so bad inputs fail here, before
+            # any frame; frames() reuses that plan.
+            planned = {"engine": self.name, "seed": job.seed, **image_models.metadata(job)}
             return RenderOutput(
-                frames=self._stream(job, control, lambda: placeholder.frames(job)),
-                audio=placeholder.audio(job),
-                metadata={"engine": self.name, "renderer": "placeholder", "seed": job.seed},
+                frames=self._stream(job, control, lambda: image_models.frames(job)),
+                audio=image_models.audio(job),
+                metadata=planned,
             )
         theme, path, mode = self.check_inputs(job)
         metadata: dict[str, Any] = {
