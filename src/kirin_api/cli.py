@@ -16,7 +16,8 @@ from rich.table import Table
 
 from kirin_api.contract.apikeys import generate_key, hash_key, shown_prefix
 from kirin_api.settings import Settings
-from kirin_api.store import StoreError
+from kirin_api.storage import BlobStorage
+from kirin_api.store import StoreError, TaskStore
 from kirin_api.supervisor import PARENT_PID_ENV, WorkerSupervisor
 from kirin_api.user_cli import generate_command, task_app
 from kirin_api.wiring import build_pricing, build_storage, build_store
@@ -24,9 +25,17 @@ from kirin_api.wiring import build_pricing, build_storage, build_store
 app = typer.Typer(help="Kirin API server.", no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+webhooks_app = typer.Typer(help="Manage callback (webhook) signing secrets.", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
 app.command("generate")(generate_command)
 app.add_typer(task_app, name="task")
 err = Console(stderr=True)
+
+# How long the old webhook secret keeps signing after `kirin webhooks rotate-secret`.
+ROTATION_GRACE_HOURS = 24.0
+# Base of result links in callbacks sent by a `kirin worker` started without KIRIN_PUBLIC_URL
+# (`kirin serve` passes its own URL to the workers it starts).
+DEFAULT_CALLBACK_BASE_URL = "http://127.0.0.1:8000"
 
 DataDirOption = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the embedded database and files live.")
@@ -73,6 +82,7 @@ def serve(
         url_ttl_seconds=settings.url_ttl_seconds,
         max_body_bytes=settings.max_body_bytes,
         url_secret=store.secret("url-signing"),
+        allow_private_networks=settings.allow_private_networks,
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
             if settings.rate_limit_per_minute
@@ -80,19 +90,58 @@ def serve(
         ),
     )
     # Workers are separate processes so rendering never blocks the API; they get the same
-    # settings, resolved here so that flags reach them too.
+    # settings, resolved here so that flags reach them too. Links inside callbacks need a base
+    # URL where there is no request to take it from: this server's own, unless one is set.
+    callback_base_url = settings.public_url or _own_url(host, port)
     env = {
         **os.environ,
         "KIRIN_DATA_DIR": str(settings.data_dir.resolve()),
         "KIRIN_DATABASE_URL": settings.resolved_database_url,
         "KIRIN_STORAGE_URL": settings.resolved_storage_url,
+        "KIRIN_PUBLIC_URL": callback_base_url,
     }
+    # The API process delivers callbacks too, so that KIRIN_WORKERS=0 still delivers.
+    stop_deliveries = threading.Event()
+    _start_deliveries(settings, store, storage, callback_base_url, stop_deliveries)
     supervisor = WorkerSupervisor(settings.workers, env)
     supervisor.start()
     try:
         uvicorn.run(create_app(context), host=host, port=port, log_level="info")
     finally:
+        stop_deliveries.set()
         supervisor.stop()
+
+
+def _own_url(host: str, port: int) -> str:
+    """This server's URL as a client on this machine reaches it (0.0.0.0 is not an address to
+    connect to); set KIRIN_PUBLIC_URL for links that work from elsewhere."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def _start_deliveries(
+    settings: Settings, store: TaskStore, storage: BlobStorage, base_url: str, stop: threading.Event
+) -> None:
+    """Start this process's webhook delivery threads (see kirin_api.webhooks.deliverer)."""
+    from kirin_api.views import ResultLinks
+    from kirin_api.webhooks import Deliverer, DeliveryConfig, parse_schedule
+
+    try:
+        schedule = parse_schedule(settings.webhook_retry_schedule)
+    except ValueError as exc:
+        err.print(f"KIRIN_WEBHOOK_RETRY_SCHEDULE: {exc}")
+        raise typer.Exit(2) from None
+    links = ResultLinks(
+        storage=storage,
+        url_secret=store.secret("url-signing"),
+        url_ttl_seconds=settings.url_ttl_seconds,
+        public_url=settings.public_url,
+    )
+    config = DeliveryConfig(
+        schedule=schedule, base_url=base_url, poll_interval=settings.poll_interval
+    )
+    deliverer = Deliverer(store, links, config, allow_private=settings.allow_private_networks)
+    deliverer.start(stop)
 
 
 @app.command()
@@ -127,6 +176,10 @@ def worker(data_dir: DataDirOption = None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     _stop_when_parent_dies(stop)
+    # Every worker process also delivers callbacks, on threads beside the render loop.
+    _start_deliveries(
+        settings, store, storage, settings.public_url or DEFAULT_CALLBACK_BASE_URL, stop
+    )
     runner.run(stop)
 
 
@@ -198,6 +251,37 @@ def keys_revoke(
         err.print(f"no key {key!r}")
         raise typer.Exit(1)
     err.print(f"revoked {revoked.prefix}… ({revoked.id})")
+
+
+@webhooks_app.command("rotate-secret")
+def webhooks_rotate_secret(
+    account: Annotated[str, typer.Option(help="Account name.")] = "default",
+    grace_hours: Annotated[
+        float, typer.Option(help="Hours the old secret keeps signing unless rotation ends first.")
+    ] = ROTATION_GRACE_HOURS,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Give ACCOUNT a new signing secret (printed on stdout). Callbacks carry signatures by
+    both the new and the old secret until `finish-rotation` or the grace period ends."""
+    from kirin_api.webhooks import format_secret
+
+    store = build_store(_settings(data_dir=data_dir))
+    owner = store.ensure_account(account)
+    secrets = store.rotate_webhook_secret(owner.id, grace_hours * 3600)
+    typer.echo(format_secret(secrets.current))
+    err.print(f"rotating: the old secret of {account!r} signs too until `finish-rotation`")
+
+
+@webhooks_app.command("finish-rotation")
+def webhooks_finish_rotation(
+    account: Annotated[str, typer.Option(help="Account name.")] = "default",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Stop signing ACCOUNT's callbacks with its previous secret."""
+    store = build_store(_settings(data_dir=data_dir))
+    owner = store.ensure_account(account)
+    store.finish_webhook_rotation(owner.id)
+    err.print(f"rotation of {account!r} finished: only the current secret signs")
 
 
 def _when(timestamp: float) -> str:

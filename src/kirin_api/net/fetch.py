@@ -1,4 +1,5 @@
-"""The one SSRF-safe fetcher for URLs that users give us (input media now, webhooks later).
+"""The one SSRF-safe fetcher for URLs that users give us: input media (``fetch``) and webhook
+deliveries (``post``, which follows no redirect and returns any status).
 
 What :meth:`SafeFetcher.fetch` guarantees, for every hop of a redirect chain:
 
@@ -63,7 +64,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -79,6 +80,7 @@ __all__ = [
     "FetchError",
     "FetchReason",
     "FetchResult",
+    "PostResult",
     "Resolver",
     "SafeFetcher",
     "system_resolver",
@@ -206,6 +208,22 @@ class _Deadline:
 
 
 @dataclass(frozen=True)
+class _Post:
+    content: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """The answer to :meth:`SafeFetcher.post`: its status (any, 3xx included) and where from."""
+
+    status_code: int
+    address: str
+    location: str | None = None
+    """The ``Location`` of a 3xx (not followed), for the error message."""
+
+
+@dataclass(frozen=True)
 class _Target:
     url: httpx.URL
     host: str  # as the Host header and SNI name carry it
@@ -260,6 +278,62 @@ class SafeFetcher:
         try:
             return self._fetch(url, max_bytes=max_bytes, param=param, dest=dest, deadline=deadline)
         except httpx.HTTPError as exc:  # anything not translated closer to where it happened
+            raise self._translate(exc, param, deadline) from exc
+        finally:
+            deadline.close()
+
+    def check_url(self, url: str, *, param: str) -> None:
+        """The checks that need no network: length, scheme, userinfo, host syntax, and, when the
+        host is an IP literal (in any spelling), its address. A name is not resolved: call this
+        where a request must not wait on DNS (the API at submit); :meth:`fetch` and :meth:`post`
+        check again, resolved.
+
+        Raises:
+            FetchError: a rule broken; ``param`` names the field.
+        """
+        parsed = self._parse(url, param)
+        host = parsed.raw_host.decode("ascii", "replace").lower()
+        if not host:
+            raise FetchError(f"{param}: URL has no host", param, "host")
+        try:
+            literal = parse_ip_host(host)
+        except ValueError as exc:
+            raise FetchError(f"{param}: refused host {host!r} ({exc})", param, "host") from exc
+        if literal is None:
+            name = host[:-1] if host.endswith(".") else host
+            if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
+                raise FetchError(f"{param}: invalid host name {host!r}", param, "host")
+            return
+        reason = blocked_reason(literal, allow_private=self.allow_private)
+        if reason is not None:
+            raise FetchError(f"{param}: refused address {literal} ({reason})", param, "address")
+
+    def post(
+        self, url: str, *, content: bytes, headers: Mapping[str, str], param: str
+    ) -> PostResult:
+        """POST ``content`` to ``url`` once, through every check of :meth:`fetch` (resolved once,
+        every answer checked, pinned), within the same one deadline. Redirects are **not**
+        followed: a 3xx comes back as it is, like any other status, for the caller to judge.
+        The response body is not read.
+
+        Raises:
+            FetchError: the URL or its address is refused, or no answer came (connect, TLS,
+                timeout, protocol); never for a status.
+        """
+        deadline = _Deadline(self.timeout)
+        try:
+            target = self._target(self._parse(url, param), param, deadline)
+            response, address, transport = self._connect(
+                target, param, deadline, _Post(content=content, headers=headers)
+            )
+            try:
+                location = response.headers.get("location")
+                return PostResult(response.status_code, address, location)
+            finally:
+                response.close()
+                if transport is not None:
+                    transport.close()
+        except httpx.HTTPError as exc:
             raise self._translate(exc, param, deadline) from exc
         finally:
             deadline.close()
@@ -387,13 +461,15 @@ class SafeFetcher:
         return addresses
 
     def _connect(
-        self, target: _Target, param: str, deadline: _Deadline
+        self, target: _Target, param: str, deadline: _Deadline, post: _Post | None = None
     ) -> tuple[httpx.Response, str, httpx.BaseTransport | None]:
-        """Send the GET to the first checked address that accepts; the response is streaming."""
+        """Send the GET (or ``post``) to the first checked address that accepts; the response is
+        streaming. Moving on to the next address is safe for a POST too: a refused connection
+        never carried the request."""
         last: httpx.ConnectError | None = None
         for ip in target.addresses:
             transport, owned = self._transport_for_hop()
-            request = self._request(target, ip, deadline)
+            request = self._request(target, ip, deadline, post)
             try:
                 response = transport.handle_request(request)
             except httpx.ConnectError as exc:
@@ -422,7 +498,9 @@ class SafeFetcher:
         # A fresh pool per hop: no connection made for one name carries a request for another.
         return httpx.HTTPTransport(verify=self._ssl_context, trust_env=False, retries=0), True
 
-    def _request(self, target: _Target, ip: IPAddress, deadline: _Deadline) -> httpx.Request:
+    def _request(
+        self, target: _Target, ip: IPAddress, deadline: _Deadline, post: _Post | None = None
+    ) -> httpx.Request:
         url = target.url
         default_port = url.port is None
         host_header = target.host if default_port else f"{target.host}:{url.port}"
@@ -436,16 +514,28 @@ class SafeFetcher:
         if url.scheme == "https" and parse_ip_host(target.host) is None:
             # TLS for the name, not for the IP we pinned: SNI and certificate check both use it.
             extensions["sni_hostname"] = target.host.rstrip(".")
+        headers = {
+            "Host": host_header,
+            "User-Agent": self.user_agent,
+            "Accept": "*/*",
+            "Accept-Encoding": "identity",
+            "Connection": "close",
+        }
+        if post is None:
+            return httpx.Request(
+                "GET",
+                url.copy_with(host=str(ip), fragment=None),
+                headers=headers,
+                extensions=extensions,
+            )
+        # The caller's headers cannot replace the ones that pin the request (Host) or keep it
+        # from being reused.
+        headers = {**dict(post.headers), **headers}
         return httpx.Request(
-            "GET",
+            "POST",
             url.copy_with(host=str(ip), fragment=None),
-            headers={
-                "Host": host_header,
-                "User-Agent": self.user_agent,
-                "Accept": "*/*",
-                "Accept-Encoding": "identity",
-                "Connection": "close",
-            },
+            headers=headers,
+            content=post.content,
             extensions=extensions,
         )
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kirin_api import __version__
-from kirin_api.server import routes_elements, routes_files, routes_meta, routes_tasks
+from kirin_api.server import (
+    routes_elements,
+    routes_files,
+    routes_meta,
+    routes_tasks,
+    routes_webhooks,
+)
 from kirin_api.server.context import ServerContext
 from kirin_api.server.errors import install_error_handlers
 
@@ -25,5 +31,6 @@ def create_app(context: ServerContext) -> FastAPI:
     app.include_router(routes_tasks.router)
     app.include_router(routes_elements.router)
     app.include_router(routes_meta.router)
+    app.include_router(routes_webhooks.router)
     app.include_router(routes_files.router)
     return app

@@ -17,4 +17,6 @@ class ServerContext:
     url_ttl_seconds: int
     max_body_bytes: int
     url_secret: bytes
+    # KIRIN_ALLOW_PRIVATE_NETWORKS: whether a callback_url may name a private address.
+    allow_private_networks: bool = False
     rate_limiter: RateLimiter | None = None

@@ -1,8 +1,7 @@
-"""Models, the webhook secret, health and readiness."""
+"""Models, health and readiness (the webhook secret is in ``routes_webhooks``)."""
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -22,13 +21,6 @@ CurrentAccount = Annotated[Account, Depends(authenticate)]
 @router.get("/model/v1/models", tags=["models"], summary="The models this server serves")
 async def list_models(account: CurrentAccount) -> dict[str, Any]:
     return {"object": "list", "data": model_schemas(), "next_cursor": None}
-
-
-@router.get("/model/v1/webhook-secret", tags=["callbacks"], summary="The webhook signing secret")
-async def webhook_secret(request: Request, account: CurrentAccount) -> dict[str, str]:
-    context: ServerContext = request.app.state.context
-    raw = await run_in_threadpool(context.store.secret, f"webhook:{account.id}")
-    return {"secret": "whsec_" + base64.b64encode(raw).decode()}
 
 
 @router.get("/healthz", tags=["health"], summary="Liveness")

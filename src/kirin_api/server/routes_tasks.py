@@ -29,6 +29,7 @@ from kirin_api.store.base import (
     NewTask,
     TaskAlreadyFinished,
 )
+from kirin_api.webhooks import check_callback_url
 
 router = APIRouter(prefix="/model/v1", tags=["generation"])
 # The poll hint: a preview task takes seconds; a GPU task takes minutes but reports progress.
@@ -85,6 +86,9 @@ async def create_task(request: Request, account: CurrentAccount) -> dict[str, An
     context = _context(request)
     body = await _read_json(request, context.max_body_bytes)
     validated = validate_request(body)
+    if validated.callback_url is not None:
+        # No DNS here (see kirin_api.webhooks.urls): each delivery resolves and checks again.
+        check_callback_url(validated.callback_url, allow_private=context.allow_private_networks)
     await run_in_threadpool(check_submission, validated, account, context.store)
     new = NewTask(
         id=new_task_id(),

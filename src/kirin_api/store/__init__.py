@@ -17,6 +17,8 @@ from sqlalchemy.exc import ArgumentError
 from kirin_api.store.base import (
     Account,
     ApiKey,
+    ClaimedDelivery,
+    DeliveryRecord,
     DuplicateExternalId,
     Element,
     ElementPage,
@@ -29,12 +31,15 @@ from kirin_api.store.base import (
     TaskAlreadyFinished,
     TaskRecord,
     TaskStore,
+    WebhookSecrets,
 )
 from kirin_api.store.sqlite import SqliteTaskStore
 
 __all__ = [
     "Account",
     "ApiKey",
+    "ClaimedDelivery",
+    "DeliveryRecord",
     "DuplicateExternalId",
     "Element",
     "ElementPage",
@@ -49,6 +54,7 @@ __all__ = [
     "TaskRecord",
     "TaskStore",
     "UnsupportedDatabase",
+    "WebhookSecrets",
     "open_store",
 ]
 

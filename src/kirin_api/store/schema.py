@@ -120,3 +120,57 @@ elements = Table(
     # Listing: an account's elements newest first.
     Index("ix_elements_account_id", "account_id", "created_at", "id"),
 )
+
+# --- webhooks (callbacks): the outbox and the signing secrets ---------------------------------
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    # "msg_" + ULID: sent as the ``webhook-id`` header, the same on every retry of the delivery.
+    Column("id", String(64), primary_key=True),
+    Column("task_id", String(64), ForeignKey("tasks.id"), nullable=False),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    # 1, 2, 3 ... per task in the order of its status changes: deliveries of one task go out in
+    # this order (one is not tried while an earlier one is still pending).
+    Column("seq", Integer, nullable=False),
+    # The snapshot of the task row taken in the transaction of the status change, so the body
+    # reports that change even when the task has moved on by the time it is sent. The columns
+    # that never change (model, params, created_at, external_task_id) are read from the task.
+    Column("status_reported", String(16), nullable=False),
+    Column("progress", Double, nullable=False),
+    Column("task_updated_at", Double, nullable=False),
+    Column("completed_at", Double, nullable=True),
+    Column("error_code", String(16), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("result", Text, nullable=True),
+    Column("usage_cost", String(32), nullable=True),
+    Column("metadata", Text, nullable=False),
+    # pending (to be sent), delivered (a 2xx), failed (schedule exhausted or refused for good),
+    # gone (the receiver answered 410 to this or an earlier delivery of the task).
+    Column("state", String(16), nullable=False),
+    # Sends started so far; also the fence: only the sender holding this attempt may record it.
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Double, nullable=True),
+    Column("lease_expires_at", Double, nullable=True),
+    Column("last_attempt_at", Double, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", Double, nullable=True),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("task_id", "seq"),
+    # Claiming: the pending deliveries that are due.
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+)
+
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("account_id", String(64), ForeignKey("accounts.id"), primary_key=True),
+    # 32 random bytes; handed out as "whsec_" + base64.
+    Column("secret", LargeBinary, nullable=False),
+    # During a rotation: the secret before it, which also signs until ``previous_expires_at``.
+    Column("previous_secret", LargeBinary, nullable=True),
+    Column("previous_expires_at", Double, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("rotated_at", Double, nullable=True),
+)

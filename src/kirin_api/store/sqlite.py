@@ -39,6 +39,9 @@ from kirin_api.store import migrations, queries
 from kirin_api.store.base import (
     Account,
     ApiKey,
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DeliveryRecord,
     DuplicateExternalId,
     Element,
     ElementPage,
@@ -50,6 +53,7 @@ from kirin_api.store.base import (
     StoreUnavailable,
     TaskAlreadyFinished,
     TaskRecord,
+    WebhookSecrets,
 )
 
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for the lock before StoreUnavailable
@@ -200,7 +204,9 @@ class SqliteTaskStore:
     def create_task(self, task: NewTask) -> TaskRecord:
         try:
             with self._write() as conn:
-                return queries.insert_task(conn, task)
+                record = queries.insert_task(conn, task)
+                self._enqueue(conn, [record.id])
+                return record
         except exc.IntegrityError as error:
             if task.external_task_id is not None and "external_task_id" in str(error.orig):
                 raise DuplicateExternalId(
@@ -245,7 +251,9 @@ class SqliteTaskStore:
         now = self._clock()
         with self._write() as conn:
             record = queries.cancel_pending_task(conn, account_id, task_id, now)
-            if record is None:
+            if record is not None:  # pending -> cancelled: a status change, so a callback
+                self._enqueue(conn, [record.id])
+            else:
                 record = queries.request_cancel_processing(conn, account_id, task_id, now)
             if record is not None:
                 return record
@@ -267,9 +275,10 @@ class SqliteTaskStore:
         with self._write() as conn:
             # First finish the lease-expired tasks that must not run again, so the claim below
             # (one UPDATE ... RETURNING) only sees tasks that may be handed out.
-            queries.cancel_expired_cancel_requested(conn, models, now)
-            queries.fail_exhausted(conn, models, codes, max_attempts, now)
-            return queries.claim_next(
+            finished = queries.cancel_expired_cancel_requested(conn, models, now)
+            finished += queries.fail_exhausted(conn, models, codes, max_attempts, now)
+            self._enqueue(conn, finished)
+            task = queries.claim_next(
                 conn,
                 models=models,
                 worker_id=worker_id,
@@ -277,6 +286,11 @@ class SqliteTaskStore:
                 lease_expires_at=now + lease_seconds,
                 now=now,
             )
+            # Attempt 1 is the claim of a pending task (pending -> processing); a later attempt
+            # takes over a lease-expired task that was processing already: no status change.
+            if task is not None and task.attempt == 1:
+                self._enqueue(conn, [task.id])
+            return task
 
     def heartbeat(
         self, task_id: str, attempt: int, progress: float, lease_seconds: float
@@ -303,7 +317,7 @@ class SqliteTaskStore:
         metadata: dict[str, Any],
     ) -> bool:
         with self._write() as conn:
-            return queries.complete_task(
+            done = queries.complete_task(
                 conn,
                 task_id,
                 attempt,
@@ -312,16 +326,25 @@ class SqliteTaskStore:
                 metadata=metadata,
                 now=self._clock(),
             )
+            if done:
+                self._enqueue(conn, [task_id])
+            return done
 
     def fail(self, task_id: str, attempt: int, error_code: str, error_message: str) -> bool:
         with self._write() as conn:
-            return queries.fail_task(
+            done = queries.fail_task(
                 conn, task_id, attempt, error_code, error_message, self._clock()
             )
+            if done:
+                self._enqueue(conn, [task_id])
+            return done
 
     def mark_cancelled(self, task_id: str, attempt: int) -> bool:
         with self._write() as conn:
-            return queries.cancel_claimed_task(conn, task_id, attempt, self._clock())
+            done = queries.cancel_claimed_task(conn, task_id, attempt, self._clock())
+            if done:
+                self._enqueue(conn, [task_id])
+            return done
 
     # --- the subject library -------------------------------------------------------------
 
@@ -350,6 +373,104 @@ class SqliteTaskStore:
     def delete_element(self, account_id: str, element_id: int) -> bool:
         with self._write() as conn:
             return queries.soft_delete_element(conn, account_id, element_id, self._clock())
+
+    # --- webhooks: the callback outbox and the signing secrets ---------------------------------
+
+    def _enqueue(self, conn: Connection, task_ids: Sequence[str]) -> None:
+        """The outbox: inside the transaction of a status change, one delivery per changed task
+        that has a callback_url. Committed with the change or not at all."""
+        now = self._clock()
+        for task_id in task_ids:
+            queries.enqueue_delivery(conn, "msg_" + ulid(now), task_id, now)
+
+    def claim_delivery(self, lease_seconds: float) -> ClaimedDelivery | None:
+        now = self._clock()
+        with self._write() as conn:
+            delivery = queries.claim_next_delivery(
+                conn, lease_expires_at=now + lease_seconds, now=now
+            )
+            if delivery is None:
+                return None
+            found = queries.select_delivery_task(conn, delivery.id)
+            if found is None:  # pragma: no cover - the foreign key keeps the task
+                raise StoreError(f"the task of delivery {delivery.id} vanished")
+            task, callback_url = found
+            keys = self._webhook_secrets(conn, delivery.account_id).signing_keys(now)
+        return ClaimedDelivery(
+            delivery=delivery, task=task, callback_url=callback_url, signing_keys=keys
+        )
+
+    def finish_delivery(
+        self,
+        delivery_id: str,
+        attempt: int,
+        outcome: DeliveryOutcome,
+        *,
+        status_code: int | None = None,
+        error: str | None = None,
+        retry_in: float | None = None,
+    ) -> bool:
+        now = self._clock()
+        if outcome == "retry":
+            if retry_in is None:
+                raise ValueError("a retry needs retry_in")
+            state, next_attempt_at = "pending", now + max(retry_in, 0.0)
+        else:
+            state, next_attempt_at = outcome, None
+        with self._write() as conn:
+            record = queries.finish_delivery(
+                conn,
+                delivery_id,
+                attempt,
+                state=state,
+                next_attempt_at=next_attempt_at,
+                status_code=status_code,
+                error=error,
+                now=now,
+            )
+            if record is not None and outcome == "gone":
+                queries.drop_pending_deliveries(conn, record.task_id)
+        return record is not None
+
+    def next_delivery_due(self) -> float | None:
+        with self._read() as conn:
+            return queries.select_next_delivery_due(conn)
+
+    def list_deliveries(self, account_id: str, task_id: str) -> list[DeliveryRecord] | None:
+        with self._read() as conn:
+            if queries.select_task(conn, account_id, task_id) is None:
+                return None
+            return queries.select_deliveries(conn, account_id, task_id)
+
+    def _webhook_secrets(self, conn: Connection, account_id: str) -> WebhookSecrets:
+        queries.insert_webhook_secret_if_absent(conn, account_id, os.urandom(32), self._clock())
+        found = queries.select_webhook_secrets(conn, account_id)
+        if found is None:  # pragma: no cover - inserted or kept in the same transaction
+            raise StoreError(f"the webhook secret of {account_id} vanished")
+        return found
+
+    def webhook_secrets(self, account_id: str) -> WebhookSecrets:
+        with self._write() as conn:
+            return self._webhook_secrets(conn, account_id)
+
+    def rotate_webhook_secret(self, account_id: str, grace_seconds: float) -> WebhookSecrets:
+        now = self._clock()
+        with self._write() as conn:
+            self._webhook_secrets(conn, account_id)
+            rotated = queries.rotate_webhook_secret(
+                conn, account_id, os.urandom(32), now + grace_seconds, now
+            )
+        if rotated is None:  # pragma: no cover - ensured in the same transaction
+            raise StoreError(f"the webhook secret of {account_id} vanished")
+        return rotated
+
+    def finish_webhook_rotation(self, account_id: str) -> WebhookSecrets:
+        with self._write() as conn:
+            self._webhook_secrets(conn, account_id)
+            ended = queries.end_webhook_rotation(conn, account_id)
+        if ended is None:  # pragma: no cover - ensured in the same transaction
+            raise StoreError(f"the webhook secret of {account_id} vanished")
+        return ended
 
 
 def new_element_id() -> int:
