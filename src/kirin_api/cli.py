@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from rich.table import Table
 from kirin_api.contract.apikeys import generate_key, hash_key, shown_prefix
 from kirin_api.settings import Settings
 from kirin_api.storage import BlobStorage
-from kirin_api.store import StoreError, TaskStore
+from kirin_api.store import Account, StoreError, TaskStore
 from kirin_api.supervisor import PARENT_PID_ENV, WorkerSupervisor
 from kirin_api.user_cli import generate_command, task_app
 from kirin_api.wiring import build_pricing, build_storage, build_store
@@ -25,6 +26,8 @@ from kirin_api.wiring import build_pricing, build_storage, build_store
 app = typer.Typer(help="Kirin API server.", no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+accounts_app = typer.Typer(help="Manage accounts: balance and limits.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
 webhooks_app = typer.Typer(help="Manage callback (webhook) signing secrets.", no_args_is_help=True)
 app.add_typer(webhooks_app, name="webhooks")
 app.command("generate")(generate_command)
@@ -83,6 +86,8 @@ def serve(
         max_body_bytes=settings.max_body_bytes,
         url_secret=store.secret("url-signing"),
         allow_private_networks=settings.allow_private_networks,
+        pricing=build_pricing(settings),
+        max_unfinished=settings.max_unfinished_tasks or None,
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
             if settings.rate_limit_per_minute
@@ -282,6 +287,109 @@ def webhooks_finish_rotation(
     owner = store.ensure_account(account)
     store.finish_webhook_rotation(owner.id)
     err.print(f"rotation of {account!r} finished: only the current secret signs")
+
+
+AccountArgument = Annotated[str, typer.Argument(help="The account's name.")]
+
+
+def _account_or_exit(store: TaskStore, name: str) -> Account:
+    account = store.get_account(name)
+    if account is None:
+        err.print(f"no account {name!r}")
+        raise typer.Exit(1)
+    return account
+
+
+def _print_accounts(accounts: list[Account]) -> None:
+    table = Table("name", "id", "balance (USD)", "reserved (USD)", "max unfinished")
+    for account in accounts:
+        table.add_row(
+            account.name,
+            account.id,
+            "unlimited" if account.balance is None else account.balance,
+            account.reserved,
+            "default" if account.max_unfinished is None else str(account.max_unfinished),
+        )
+    Console(width=250).print(table)
+
+
+@accounts_app.command("list")
+def accounts_list(data_dir: DataDirOption = None) -> None:
+    """Every account with its balance, what its unfinished tasks hold, and its limit."""
+    _print_accounts(build_store(_settings(data_dir=data_dir)).list_accounts())
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: AccountArgument,
+    balance: Annotated[
+        str | None, typer.Option(help="Starting balance in USD; without it: unlimited.")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create an account (or set the balance of an existing one)."""
+    store = build_store(_settings(data_dir=data_dir))
+    account = store.ensure_account(name)
+    if balance is not None:
+        account = store.set_balance(account.id, _money(balance))
+    _print_accounts([account])
+
+
+@accounts_app.command("set-balance")
+def accounts_set_balance(
+    name: AccountArgument,
+    balance: Annotated[str, typer.Argument(help="USD, or 'unlimited'.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Set an account's balance (what unfinished tasks hold is kept)."""
+    store = build_store(_settings(data_dir=data_dir))
+    account = _account_or_exit(store, name)
+    amount = None if balance == "unlimited" else _money(balance)
+    _print_accounts([store.set_balance(account.id, amount)])
+
+
+@accounts_app.command("top-up")
+def accounts_top_up(
+    name: AccountArgument,
+    amount: Annotated[str, typer.Argument(help="USD to add.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Add to an account's balance."""
+    store = build_store(_settings(data_dir=data_dir))
+    account = _account_or_exit(store, name)
+    try:
+        updated = store.top_up(account.id, _money(amount))
+    except (StoreError, ValueError) as exc:
+        err.print(str(exc))
+        raise typer.Exit(1) from None
+    _print_accounts([updated])
+
+
+@accounts_app.command("set-limit")
+def accounts_set_limit(
+    name: AccountArgument,
+    max_unfinished: Annotated[
+        int | None,
+        typer.Option(help="Unfinished tasks allowed at once; leave out for the server default."),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Set how many unfinished tasks an account may have at once."""
+    store = build_store(_settings(data_dir=data_dir))
+    account = _account_or_exit(store, name)
+    _print_accounts([store.set_max_unfinished(account.id, max_unfinished)])
+
+
+def _money(text: str) -> Decimal:
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        err.print(f"not an amount of USD: {text!r}")
+        raise typer.Exit(2) from None
+    if not amount.is_finite() or amount < 0:
+        err.print(f"an amount must be a non-negative number of USD, got {text!r}")
+        raise typer.Exit(2)
+    return amount
 
 
 def _when(timestamp: float) -> str:

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=0.5, gt=0)
     # Lifetime of result URLs.
     url_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    # Unfinished (pending + processing) tasks an account may have at once (0: no limit); an
+    # account's own limit (`kirin accounts set-limit`) overrides it.
+    max_unfinished_tasks: int = Field(default=100, ge=0)
     # Requests a key may make a minute (0: no limit), and how many at once before that applies.
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int | None = Field(default=None, ge=1)

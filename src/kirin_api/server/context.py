@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from kirin_api.contract.pricing import PricingTable
 from kirin_api.server.ratelimit import RateLimiter
 from kirin_api.storage.base import BlobStorage
 from kirin_api.store.base import TaskStore
@@ -20,3 +21,7 @@ class ServerContext:
     # KIRIN_ALLOW_PRIVATE_NETWORKS: whether a callback_url may name a private address.
     allow_private_networks: bool = False
     rate_limiter: RateLimiter | None = None
+    # What a submit reserves of the account's balance (the most the task can cost).
+    pricing: PricingTable = field(default_factory=PricingTable.default)
+    # Unfinished tasks an account may have at once, unless its own limit says otherwise.
+    max_unfinished: int | None = None

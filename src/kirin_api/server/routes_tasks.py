@@ -11,12 +11,15 @@ from starlette.concurrency import run_in_threadpool
 
 from kirin_api.contract.errors import (
     Conflict,
+    InsufficientBalance,
     InvalidParameter,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
 )
 from kirin_api.contract.ids import new_task_id
+from kirin_api.contract.pricing import format_cost
 from kirin_api.contract.registry import model_schemas, served_models, validate_request
 from kirin_api.contract.status import TaskStatus
 from kirin_api.server.auth import authenticate
@@ -26,14 +29,18 @@ from kirin_api.server.views import task_object
 from kirin_api.store.base import (
     Account,
     DuplicateExternalId,
+    InsufficientFunds,
     NewTask,
     TaskAlreadyFinished,
+    TooManyUnfinished,
 )
 from kirin_api.webhooks import check_callback_url
 
 router = APIRouter(prefix="/model/v1", tags=["generation"])
 # The poll hint: a preview task takes seconds; a GPU task takes minutes but reports progress.
 POLL_AFTER_SECONDS = 1
+# When an account at its unfinished-task limit may try again: about one preview render.
+UNFINISHED_RETRY_AFTER_SECONDS = 5
 CurrentAccount = Annotated[Account, Depends(authenticate)]
 
 
@@ -98,9 +105,16 @@ async def create_task(request: Request, account: CurrentAccount) -> dict[str, An
         external_task_id=validated.external_task_id,
         callback_url=validated.callback_url,
         created_at=time.time(),
+        reserve=format_cost(context.pricing.max_cost(validated.model, validated.params)),
     )
     try:
-        task = await run_in_threadpool(context.store.create_task, new)
+        task = await run_in_threadpool(
+            lambda: context.store.create_task(new, max_unfinished=context.max_unfinished)
+        )
+    except InsufficientFunds as short:
+        raise InsufficientBalance(f"insufficient balance: {short}; top the account up") from None
+    except TooManyUnfinished as busy:
+        raise TooManyRequests(str(busy), retry_after=UNFINISHED_RETRY_AFTER_SECONDS) from None
     except DuplicateExternalId:
         raise Conflict(
             f"external_task_id {validated.external_task_id!r} is already used by this account",

@@ -23,6 +23,7 @@ from kirin_api.store.base import (
     Element,
     ElementPage,
     Heartbeat,
+    InsufficientFunds,
     NewElement,
     NewTask,
     Page,
@@ -31,6 +32,7 @@ from kirin_api.store.base import (
     TaskAlreadyFinished,
     TaskRecord,
     TaskStore,
+    TooManyUnfinished,
     WebhookSecrets,
 )
 from kirin_api.store.sqlite import SqliteTaskStore
@@ -44,6 +46,7 @@ __all__ = [
     "Element",
     "ElementPage",
     "Heartbeat",
+    "InsufficientFunds",
     "NewElement",
     "NewTask",
     "Page",
@@ -53,6 +56,7 @@ __all__ = [
     "TaskAlreadyFinished",
     "TaskRecord",
     "TaskStore",
+    "TooManyUnfinished",
     "UnsupportedDatabase",
     "WebhookSecrets",
     "open_store",

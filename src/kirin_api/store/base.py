@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from kirin_api.contract.errors import KirinError
@@ -33,11 +34,34 @@ class TaskAlreadyFinished(StoreError):
     """Cancel of a finished task (maps to 409 ``conflict``)."""
 
 
+class InsufficientFunds(StoreError):
+    """The account's balance cannot hold the task's cost (maps to 402)."""
+
+    def __init__(self, needed: str, available: str) -> None:
+        super().__init__(f"the task needs {needed} USD; the account has {available} USD available")
+        self.needed = needed
+        self.available = available
+
+
+class TooManyUnfinished(StoreError):
+    """The account is at its limit of unfinished tasks (maps to 429)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the account already has {limit} unfinished tasks, its limit; "
+            "retry when one has finished"
+        )
+        self.limit = limit
+
+
 @dataclass(frozen=True)
 class Account:
     id: str
     name: str
     created_at: float
+    balance: str | None = None  # decimal text; None: unlimited
+    reserved: str = "0"  # held by unfinished tasks
+    max_unfinished: int | None = None  # None: the server's default
 
 
 @dataclass(frozen=True)
@@ -61,6 +85,8 @@ class NewTask:
     external_task_id: str | None
     callback_url: str | None
     created_at: float
+    # Held of the account's balance until the task finishes (decimal text); None: free.
+    reserve: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,8 +194,10 @@ class TaskStore(Protocol):
         ...
 
     # --- tasks, as the API sees them -----------------------------------------------------
-    def create_task(self, task: NewTask) -> TaskRecord:
-        """Insert a pending task. Raises :class:`DuplicateExternalId`."""
+    def create_task(self, task: NewTask, *, max_unfinished: int | None = None) -> TaskRecord:
+        """Insert a pending task, holding ``task.reserve`` of its account's balance. Raises
+        :class:`DuplicateExternalId`, :class:`TooManyUnfinished` (the account's own limit, else
+        ``max_unfinished``), :class:`InsufficientFunds`; all checked in one transaction."""
         ...
 
     def get_task(self, account_id: str, task_id: str) -> TaskRecord | None:
@@ -228,6 +256,25 @@ class TaskStore(Protocol):
 
     def mark_cancelled(self, task_id: str, attempt: int) -> bool:
         """Processing -> cancelled (after a requested cancel); False if the lease was lost."""
+        ...
+
+    # --- accounts: money and limits ------------------------------------------------------
+    # A task's reservation is released when it fails or is cancelled, and the completed task's
+    # cost is charged, in the transaction of that status change.
+    def get_account(self, name: str) -> Account | None: ...
+
+    def list_accounts(self) -> list[Account]: ...
+
+    def set_balance(self, account_id: str, balance: Decimal | None) -> Account:
+        """None makes the account unlimited."""
+        ...
+
+    def top_up(self, account_id: str, amount: Decimal) -> Account:
+        """Raises :class:`StoreError` for an unlimited account, ValueError for amount <= 0."""
+        ...
+
+    def set_max_unfinished(self, account_id: str, limit: int | None) -> Account:
+        """None: the server's default."""
         ...
 
     # --- the subject library -------------------------------------------------------------

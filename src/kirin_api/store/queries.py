@@ -191,6 +191,7 @@ def insert_task(conn: Connection, task: NewTask) -> TaskRecord:
         metadata=_dump({}),
         attempt=0,
         cancel_requested=False,
+        reserved_cost=task.reserve,
     )
     return task_record(conn.execute(stmt.returning(*tasks.c)).one())
 
@@ -566,6 +567,66 @@ def decode_element_cursor(cursor: str) -> tuple[float, int]:
         ) from None
 
 
+# --- money and limits ------------------------------------------------------------------------
+# Amounts are decimal text, computed in Python inside the caller's write transaction (the
+# account's row is locked by it: BEGIN IMMEDIATE on SQLite), so concurrent submissions can never
+# both spend the same balance.
+
+
+def select_account_by_id(conn: Connection, account_id: str) -> Account | None:
+    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).one_or_none()
+    return None if row is None else account_record(row)
+
+
+def select_accounts(conn: Connection) -> list[Account]:
+    return [account_record(row) for row in conn.execute(select(accounts).order_by(accounts.c.name))]
+
+
+def update_account_money(
+    conn: Connection, account_id: str, *, balance: str | None, reserved: str
+) -> None:
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(balance=balance, reserved=reserved)
+    )
+
+
+def update_account_limit(conn: Connection, account_id: str, max_unfinished: int | None) -> None:
+    conn.execute(
+        update(accounts).where(accounts.c.id == account_id).values(max_unfinished=max_unfinished)
+    )
+
+
+def count_unfinished_tasks(conn: Connection, account_id: str) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(tasks)
+        .where(tasks.c.account_id == account_id, tasks.c.status.in_([_PENDING, _PROCESSING]))
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def select_task_account(conn: Connection, task_id: str) -> str:
+    return str(conn.execute(select(tasks.c.account_id).where(tasks.c.id == task_id)).scalar_one())
+
+
+def take_reservation(conn: Connection, task_id: str) -> tuple[str, str] | None:
+    """The (account id, amount) a task holds, cleared so that it is settled only once.
+
+    Read, then cleared: RETURNING would give the column's new value (NULL). The caller's write
+    transaction holds the row, so nothing settles it in between."""
+    row = conn.execute(
+        select(tasks.c.account_id, tasks.c.reserved_cost).where(
+            tasks.c.id == task_id, tasks.c.reserved_cost.is_not(None)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    conn.execute(update(tasks).where(tasks.c.id == task_id).values(reserved_cost=None))
+    return str(row[0]), str(row[1])
+
+
 # --- cursors and rows ------------------------------------------------------------------------
 
 
@@ -604,7 +665,14 @@ def _load(text: str | None) -> Any:
 
 def account_record(row: Row[Any]) -> Account:
     m = row._mapping
-    return Account(id=m["id"], name=m["name"], created_at=m["created_at"])
+    return Account(
+        id=m["id"],
+        name=m["name"],
+        created_at=m["created_at"],
+        balance=m["balance"],
+        reserved=m["reserved"],
+        max_unfinished=m["max_unfinished"],
+    )
 
 
 def api_key_record(row: Row[Any]) -> ApiKey:

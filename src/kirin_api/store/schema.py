@@ -44,6 +44,12 @@ accounts = Table(
     Column("id", String(64), primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", Double, nullable=False),
+    # Money as decimal text. NULL balance: unlimited (the self-hosted default). ``reserved`` is
+    # what unfinished tasks hold; what may be spent is balance - reserved.
+    Column("balance", String(40), nullable=True),
+    Column("reserved", String(40), nullable=False, server_default="0"),
+    # Unfinished (pending + processing) tasks allowed at once; NULL: the server's default.
+    Column("max_unfinished", Integer, nullable=True),
 )
 
 api_keys = Table(
@@ -85,6 +91,8 @@ tasks = Table(
     Column("lease_expires_at", Double, nullable=True),
     Column("worker_id", String(200), nullable=True),
     Column("cancel_requested", Boolean, nullable=False),
+    # What the task holds of its account's balance until it finishes (NULL once settled).
+    Column("reserved_cost", String(40), nullable=True),
     # NULLs are distinct in both SQLite and PostgreSQL: tasks without one never collide.
     UniqueConstraint("account_id", "external_task_id"),
     # Claiming: the pending (or lease-expired) tasks of some models.

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from kirin_api.store.base import (
     Element,
     ElementPage,
     Heartbeat,
+    InsufficientFunds,
     NewElement,
     NewTask,
     Page,
@@ -53,6 +55,7 @@ from kirin_api.store.base import (
     StoreUnavailable,
     TaskAlreadyFinished,
     TaskRecord,
+    TooManyUnfinished,
     WebhookSecrets,
 )
 
@@ -201,9 +204,10 @@ class SqliteTaskStore:
 
     # --- tasks, as the API sees them -----------------------------------------------------
 
-    def create_task(self, task: NewTask) -> TaskRecord:
+    def create_task(self, task: NewTask, *, max_unfinished: int | None = None) -> TaskRecord:
         try:
             with self._write() as conn:
+                self._admit(conn, task, max_unfinished)
                 record = queries.insert_task(conn, task)
                 self._enqueue(conn, [record.id])
                 return record
@@ -213,6 +217,48 @@ class SqliteTaskStore:
                     f"external_task_id {task.external_task_id!r} is already used by this account"
                 ) from error
             raise StoreError(f"task {task.id} cannot be stored: {error.orig}") from error
+
+    @staticmethod
+    def _admit(conn: Connection, task: NewTask, max_unfinished: int | None) -> None:
+        """Inside the write transaction that inserts ``task``: the account's unfinished-task limit
+        and its balance. The transaction holds the write lock, so concurrent submissions are
+        checked one after another and can never overdraw the account together."""
+        account = queries.select_account_by_id(conn, task.account_id)
+        if account is None:
+            raise StoreError(f"no account {task.account_id}")
+        limit = account.max_unfinished if account.max_unfinished is not None else max_unfinished
+        if limit is not None and queries.count_unfinished_tasks(conn, account.id) >= limit:
+            raise TooManyUnfinished(limit)
+        if task.reserve is None:
+            return
+        reserved = Decimal(account.reserved) + Decimal(task.reserve)
+        if account.balance is not None:
+            available = Decimal(account.balance) - Decimal(account.reserved)
+            if Decimal(task.reserve) > available:
+                raise InsufficientFunds(task.reserve, str(available))
+        queries.update_account_money(
+            conn, account.id, balance=account.balance, reserved=str(reserved)
+        )
+
+    @staticmethod
+    def _settle(conn: Connection, task_ids: Sequence[str], charge: str | None = None) -> None:
+        """Release what finished tasks held; a completed task (``charge``) is charged what it
+        cost. Runs in the transaction of the status change, like the outbox."""
+        for task_id in task_ids:
+            held = queries.take_reservation(conn, task_id)
+            if held is None and charge is None:
+                continue
+            account_id = held[0] if held else queries.select_task_account(conn, task_id)
+            account = queries.select_account_by_id(conn, account_id)
+            if account is None:  # pragma: no cover - tasks reference accounts
+                continue
+            reserved = Decimal(account.reserved) - (Decimal(held[1]) if held else Decimal(0))
+            balance = account.balance
+            if charge is not None and balance is not None:
+                balance = str(Decimal(balance) - Decimal(charge))
+            queries.update_account_money(
+                conn, account.id, balance=balance, reserved=str(max(reserved, Decimal(0)))
+            )
 
     def get_task(self, account_id: str, task_id: str) -> TaskRecord | None:
         with self._read() as conn:
@@ -253,6 +299,7 @@ class SqliteTaskStore:
             record = queries.cancel_pending_task(conn, account_id, task_id, now)
             if record is not None:  # pending -> cancelled: a status change, so a callback
                 self._enqueue(conn, [record.id])
+                self._settle(conn, [record.id])
             else:
                 record = queries.request_cancel_processing(conn, account_id, task_id, now)
             if record is not None:
@@ -278,6 +325,7 @@ class SqliteTaskStore:
             finished = queries.cancel_expired_cancel_requested(conn, models, now)
             finished += queries.fail_exhausted(conn, models, codes, max_attempts, now)
             self._enqueue(conn, finished)
+            self._settle(conn, finished)
             task = queries.claim_next(
                 conn,
                 models=models,
@@ -328,6 +376,7 @@ class SqliteTaskStore:
             )
             if done:
                 self._enqueue(conn, [task_id])
+                self._settle(conn, [task_id], charge=usage_cost)
             return done
 
     def fail(self, task_id: str, attempt: int, error_code: str, error_message: str) -> bool:
@@ -337,6 +386,7 @@ class SqliteTaskStore:
             )
             if done:
                 self._enqueue(conn, [task_id])
+                self._settle(conn, [task_id])
             return done
 
     def mark_cancelled(self, task_id: str, attempt: int) -> bool:
@@ -344,7 +394,57 @@ class SqliteTaskStore:
             done = queries.cancel_claimed_task(conn, task_id, attempt, self._clock())
             if done:
                 self._enqueue(conn, [task_id])
+                self._settle(conn, [task_id])
             return done
+
+    # --- accounts: money and limits ------------------------------------------------------
+
+    def get_account(self, name: str) -> Account | None:
+        with self._read() as conn:
+            return queries.select_account_by_name(conn, name)
+
+    def list_accounts(self) -> list[Account]:
+        with self._read() as conn:
+            return queries.select_accounts(conn)
+
+    def set_balance(self, account_id: str, balance: Decimal | None) -> Account:
+        with self._write() as conn:
+            account = self._account(conn, account_id)
+            queries.update_account_money(
+                conn,
+                account_id,
+                balance=None if balance is None else str(balance),
+                reserved=account.reserved,
+            )
+            return self._account(conn, account_id)
+
+    def top_up(self, account_id: str, amount: Decimal) -> Account:
+        if amount <= 0:
+            raise ValueError(f"a top-up must be positive, got {amount}")
+        with self._write() as conn:
+            account = self._account(conn, account_id)
+            if account.balance is None:
+                raise StoreError(f"account {account.name} is unlimited; set a balance first")
+            queries.update_account_money(
+                conn,
+                account_id,
+                balance=str(Decimal(account.balance) + amount),
+                reserved=account.reserved,
+            )
+            return self._account(conn, account_id)
+
+    def set_max_unfinished(self, account_id: str, limit: int | None) -> Account:
+        with self._write() as conn:
+            self._account(conn, account_id)
+            queries.update_account_limit(conn, account_id, limit)
+            return self._account(conn, account_id)
+
+    @staticmethod
+    def _account(conn: Connection, account_id: str) -> Account:
+        account = queries.select_account_by_id(conn, account_id)
+        if account is None:
+            raise StoreError(f"no account {account_id}")
+        return account
 
     # --- the subject library -------------------------------------------------------------
 
