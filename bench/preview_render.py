@@ -221,7 +221,11 @@ def model_cases(tmp: Path) -> list[tuple[str, RenderJob, bool]]:
                 {**multi, "aspect_ratio": "16:9"},
                 std,
                 1,
-                {"image_list.0": image, "image_list.1": portrait, "image_list.2": square},
+                {
+                    "image_list.0.image": image,
+                    "image_list.1.image": portrait,
+                    "image_list.2.image": square,
+                },
             ),
             True,
         ),
