@@ -222,7 +222,7 @@ def keys_list(
 ) -> None:
     """List keys (prefixes only: the keys themselves are not stored)."""
     store = build_store(_settings(data_dir=data_dir))
-    account_id = store.ensure_account(account).id if account else None
+    account_id = _account_or_exit(store, account).id if account else None
     table = Table("id", "account", "name", "prefix", "created", "revoked")
     for key in store.list_api_keys(account_id):
         table.add_row(
