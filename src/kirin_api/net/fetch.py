@@ -231,6 +231,24 @@ class _Target:
     addresses: list[IPAddress]
 
 
+def _host_of(url: httpx.URL, param: str) -> tuple[str, IPAddress | None, str]:
+    """(host, its IP if it is an IP literal in any spelling, the name to resolve otherwise),
+    after the syntax checks that need no network."""
+    host = url.raw_host.decode("ascii", "replace").lower()
+    if not host:
+        raise FetchError(f"{param}: URL has no host", param, "host")
+    try:
+        literal = parse_ip_host(host)
+    except ValueError as exc:
+        raise FetchError(f"{param}: refused host {host!r} ({exc})", param, "host") from exc
+    if literal is not None:
+        return host, literal, ""
+    name = host[:-1] if host.endswith(".") else host
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
+        raise FetchError(f"{param}: invalid host name {host!r}", param, "host")
+    return host, None, name
+
+
 class SafeFetcher:
     """Fetches user-supplied http(s) URLs without letting them reach what they must not.
 
@@ -291,18 +309,8 @@ class SafeFetcher:
         Raises:
             FetchError: a rule broken; ``param`` names the field.
         """
-        parsed = self._parse(url, param)
-        host = parsed.raw_host.decode("ascii", "replace").lower()
-        if not host:
-            raise FetchError(f"{param}: URL has no host", param, "host")
-        try:
-            literal = parse_ip_host(host)
-        except ValueError as exc:
-            raise FetchError(f"{param}: refused host {host!r} ({exc})", param, "host") from exc
+        _, literal, _ = _host_of(self._parse(url, param), param)
         if literal is None:
-            name = host[:-1] if host.endswith(".") else host
-            if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
-                raise FetchError(f"{param}: invalid host name {host!r}", param, "host")
             return
         reason = blocked_reason(literal, allow_private=self.allow_private)
         if reason is not None:
@@ -406,21 +414,9 @@ class SafeFetcher:
 
     def _target(self, url: httpx.URL, param: str, deadline: _Deadline) -> _Target:
         """The checked addresses to connect to for ``url``: its literal IP, or its name resolved."""
-        host = url.raw_host.decode("ascii", "replace").lower()
+        host, literal, name = _host_of(url, param)
         port = url.port or (443 if url.scheme == "https" else 80)
-        if not host:
-            raise FetchError(f"{param}: URL has no host", param, "host")
-        try:
-            literal = parse_ip_host(host)
-        except ValueError as exc:
-            raise FetchError(f"{param}: refused host {host!r} ({exc})", param, "host") from exc
-        if literal is not None:
-            addresses = [literal]
-        else:
-            name = host[:-1] if host.endswith(".") else host
-            if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
-                raise FetchError(f"{param}: invalid host name {host!r}", param, "host")
-            addresses = self._resolve(name, port, param, deadline)
+        addresses = [literal] if literal is not None else self._resolve(name, port, param, deadline)
         for ip in addresses:
             reason = blocked_reason(ip, allow_private=self.allow_private)
             if reason is not None:
