@@ -93,8 +93,10 @@ class Kirin:
                 proc.wait()
 
     def store(self) -> TaskStore:
-        """The server's own database, for checks the API does not show (attempts)."""
-        return open_store(f"sqlite:///{self.data_dir.resolve() / 'kirin.db'}")
+        """The server's own database, for checks the API does not show (attempts):
+        ``KIRIN_DATABASE_URL`` where the test set one, else the data dir's SQLite file."""
+        url = self.env.get("KIRIN_DATABASE_URL")
+        return open_store(url or f"sqlite:///{self.data_dir.resolve() / 'kirin.db'}")
 
     def client(self, key: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}

@@ -5,7 +5,7 @@ Errors raised by every store (foreign database errors never leave it):
 - :class:`StoreUnavailable` — the database cannot be reached or used (503 ``unavailable``);
 - :class:`DuplicateExternalId` — ``external_task_id`` already used by the account (409);
 - :class:`TaskAlreadyFinished` — cancelling a finished task (409);
-- :class:`UnsupportedDatabase` — :func:`open_store` was given a database this build cannot use yet;
+- :class:`UnsupportedDatabase` — :func:`open_store` was given a database this build cannot use;
 - :class:`StoreError` — the base of all of these.
 """
 
@@ -35,6 +35,7 @@ from kirin_api.store.base import (
     TooManyUnfinished,
     WebhookSecrets,
 )
+from kirin_api.store.sql import SqlTaskStore
 from kirin_api.store.sqlite import SqliteTaskStore
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "NewElement",
     "NewTask",
     "Page",
+    "SqlTaskStore",
     "SqliteTaskStore",
     "StoreError",
     "StoreUnavailable",
@@ -64,7 +66,7 @@ __all__ = [
 
 
 class UnsupportedDatabase(StoreError, NotImplementedError):
-    """A database this build of the server cannot use yet (PostgreSQL, before the scale-out)."""
+    """A database this build of the server cannot use (PostgreSQL without its driver, psycopg)."""
 
 
 def open_store(database_url: str) -> TaskStore:
@@ -72,18 +74,30 @@ def open_store(database_url: str) -> TaskStore:
 
     - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's spelling:
       the path is what follows the third slash) → :class:`SqliteTaskStore`;
-    - ``postgresql://...`` → :class:`UnsupportedDatabase` (arrives with the scale-out work);
+    - ``postgresql://user:password@host:port/database`` (also ``postgres://`` and
+      ``postgresql+psycopg://``) → :class:`~kirin_api.store.postgres.PostgresTaskStore`;
+      :class:`UnsupportedDatabase` if psycopg is not installed;
     - anything else → :class:`ValueError` naming the scheme.
     """
     scheme = database_url.partition("://")[0].lower()
     backend = scheme.partition("+")[0]
-    if backend in {"postgresql", "postgres"}:
-        raise UnsupportedDatabase(
-            "PostgreSQL arrives with the scale-out work; use sqlite:///path/to/kirin.db for now"
-        )
+    if backend in {"postgresql", "postgres"} and "://" in database_url:
+        if scheme not in {"postgresql", "postgres", "postgresql+psycopg"}:
+            raise ValueError(f"unsupported PostgreSQL driver {scheme!r}: use postgresql://...")
+        try:
+            from kirin_api.store.postgres import PostgresTaskStore
+        except ImportError as error:  # psycopg is an optional dependency
+            raise UnsupportedDatabase(
+                f"PostgreSQL needs psycopg 3 (pip install 'kirin-api[server]'): {error}"
+            ) from error
+        try:
+            return PostgresTaskStore(database_url)
+        except ArgumentError as error:
+            raise ValueError(f"malformed database URL: {error}") from error
     if backend != "sqlite" or "://" not in database_url:
         raise ValueError(
-            f"unsupported database URL scheme {scheme!r}: use sqlite:///path/to/kirin.db"
+            f"unsupported database URL scheme {scheme!r}: use sqlite:///path/to/kirin.db "
+            "or postgresql://user@host/database"
         )
     try:
         url = make_url(database_url)

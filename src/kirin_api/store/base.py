@@ -9,6 +9,7 @@ overwrite the task.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -160,11 +161,15 @@ class Heartbeat:
 
 @runtime_checkable
 class TaskStore(Protocol):
-    """Implemented by the SQLite store (and later PostgreSQL); all times are Unix seconds."""
+    """Implemented by the SQLite and PostgreSQL stores; all times are Unix seconds."""
 
     # --- schema and health ---------------------------------------------------------------
     def migrate(self) -> None:
         """Bring the schema up to date; safe when many processes call it at once."""
+        ...
+
+    def close(self) -> None:
+        """Close the pooled connections (they reopen if the store is used again)."""
         ...
 
     def ping(self) -> None:
@@ -231,6 +236,12 @@ class TaskStore(Protocol):
         expired after ``max_attempts`` attempts is failed with its model's ``...098`` code
         instead; one whose cancel was requested is cancelled instead. One statement's worth of
         locking: two workers never claim the same task."""
+        ...
+
+    def wait_for_work(self, models: Sequence[str], timeout: float, stop: threading.Event) -> None:
+        """Block until a task of ``models`` may be claimable, ``stop`` is set, or ``timeout``
+        seconds passed; never raises. What an idle worker does between claims: PostgreSQL wakes
+        it at once on a new task (LISTEN/NOTIFY); SQLite just waits (polling)."""
         ...
 
     def heartbeat(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -24,9 +25,11 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     CursorResult,
+    Double,
     Row,
     String,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -79,6 +82,31 @@ def _changed(result: CursorResult[Any]) -> bool:
 
 
 # --- health and secrets ----------------------------------------------------------------------
+
+
+# Keys of PostgreSQL advisory locks and the channel of NOTIFY; arbitrary, but fixed forever.
+MIGRATION_LOCK_KEY = 0x4B6972696E  # "Kirin"
+TASKS_CHANNEL = "kirin_tasks"
+
+
+def lock_for_migration(conn: Connection) -> None:
+    """PostgreSQL: wait for a transaction-scoped advisory lock, so that of many processes
+    starting at once one migrates and the others then find the schema current. SQLite: nothing
+    (its ``BEGIN IMMEDIATE`` already made the transaction the only writer)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+
+
+def notify_new_task(conn: Connection, model: str) -> None:
+    """PostgreSQL: ``NOTIFY kirin_tasks, model``, delivered to listening workers when the
+    transaction commits (and never if it rolls back). SQLite: nothing (workers poll)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_notify(TASKS_CHANNEL, model)))
+
+
+def listen_tasks_sql() -> str:
+    """The statement a worker's listening connection runs (PostgreSQL only)."""
+    return f"LISTEN {TASKS_CHANNEL}"
 
 
 def select_one(conn: Connection) -> None:
@@ -270,11 +298,20 @@ def request_cancel_processing(
 # --- tasks, as workers see them --------------------------------------------------------------
 
 
-def _lease_expired(models: Sequence[str], now: float) -> ColumnElement[bool]:
-    return and_(
-        tasks.c.model.in_(models),
-        tasks.c.status == _PROCESSING,
-        tasks.c.lease_expires_at <= now,
+def _lease_expired(models: Sequence[str], now: float, *more: ColumnElement[bool]) -> Any:
+    """The ids of the lease-expired tasks of ``models`` that also meet ``more``, as a subquery
+    that locks them ``FOR UPDATE SKIP LOCKED``: concurrent claimers sweep disjoint rows and never
+    wait on one another (nor deadlock); SQLite drops the clause."""
+    return (
+        select(tasks.c.id)
+        .where(
+            tasks.c.model.in_(models),
+            tasks.c.status == _PROCESSING,
+            tasks.c.lease_expires_at <= now,
+            *more,
+        )
+        .order_by(tasks.c.id)
+        .with_for_update(skip_locked=True)
     )
 
 
@@ -285,7 +322,7 @@ def cancel_expired_cancel_requested(
     ids (each status change gets its callback)."""
     stmt = (
         update(tasks)
-        .where(_lease_expired(models, now), tasks.c.cancel_requested == true())
+        .where(tasks.c.id.in_(_lease_expired(models, now, tasks.c.cancel_requested == true())))
         .values(
             status=TaskStatus.CANCELLED.value,
             lease_expires_at=None,
@@ -316,7 +353,7 @@ def fail_exhausted(
     )
     stmt = (
         update(tasks)
-        .where(_lease_expired(models, now), tasks.c.attempt >= max_attempts)
+        .where(tasks.c.id.in_(_lease_expired(models, now, tasks.c.attempt >= max_attempts)))
         .values(
             status=TaskStatus.FAILED.value,
             error_code=case(dict(error_codes), value=tasks.c.model),
@@ -573,8 +610,16 @@ def decode_element_cursor(cursor: str) -> tuple[float, int]:
 # both spend the same balance.
 
 
-def select_account_by_id(conn: Connection, account_id: str) -> Account | None:
-    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).one_or_none()
+def select_account_by_id(
+    conn: Connection, account_id: str, *, lock: bool = False
+) -> Account | None:
+    """The account; ``lock``: ``FOR UPDATE``, held to the end of the transaction (PostgreSQL), so
+    a read-then-write of its money or limit cannot interleave with another (SQLite drops the
+    clause: its write transaction is the only writer already)."""
+    stmt = select(accounts).where(accounts.c.id == account_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).one_or_none()
     return None if row is None else account_record(row)
 
 
@@ -607,24 +652,21 @@ def count_unfinished_tasks(conn: Connection, account_id: str) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
-def select_task_account(conn: Connection, task_id: str) -> str:
-    return str(conn.execute(select(tasks.c.account_id).where(tasks.c.id == task_id)).scalar_one())
-
-
-def take_reservation(conn: Connection, task_id: str) -> tuple[str, str] | None:
-    """The (account id, amount) a task holds, cleared so that it is settled only once.
+def take_reservation(conn: Connection, task_id: str) -> tuple[str, str | None] | None:
+    """The task's account id and what it holds (None: nothing), cleared so that it is settled
+    only once; None if there is no such task.
 
     Read, then cleared: RETURNING would give the column's new value (NULL). The caller's write
-    transaction holds the row, so nothing settles it in between."""
+    transaction holds the row (it just changed the task's status), so nothing settles it in
+    between."""
     row = conn.execute(
-        select(tasks.c.account_id, tasks.c.reserved_cost).where(
-            tasks.c.id == task_id, tasks.c.reserved_cost.is_not(None)
-        )
+        select(tasks.c.account_id, tasks.c.reserved_cost).where(tasks.c.id == task_id)
     ).one_or_none()
     if row is None:
         return None
-    conn.execute(update(tasks).where(tasks.c.id == task_id).values(reserved_cost=None))
-    return str(row[0]), str(row[1])
+    if row[1] is not None:
+        conn.execute(update(tasks).where(tasks.c.id == task_id).values(reserved_cost=None))
+    return str(row[0]), None if row[1] is None else str(row[1])
 
 
 # --- cursors and rows ------------------------------------------------------------------------
@@ -746,6 +788,17 @@ def enqueue_delivery(conn: Connection, delivery_id: str, task_id: str, now: floa
     It is due at once, with the next ``seq`` of the task. If the receiver already answered 410 to
     the task, the delivery is born ``gone`` (kept, so the list shows every status change).
     """
+    params = {"delivery_id": delivery_id, "task_id": task_id, "now": now}
+    return _changed(conn.execute(_enqueue_statement(), params))
+
+
+@functools.cache
+def _enqueue_statement() -> Any:
+    """Built once: it runs in every status change, and building it costs more than running it.
+    Parameters: ``delivery_id``, ``task_id``, ``now``."""
+    delivery_id = bindparam("delivery_id", type_=String)
+    task_id = bindparam("task_id", type_=String)
+    now = bindparam("now", type_=Double)
     gone = exists().where(_wd.c.task_id == tasks.c.id, _wd.c.state == "gone").correlate(tasks)
     next_seq = (
         select(func.coalesce(func.max(_wd.c.seq), 0) + 1)
@@ -754,7 +807,7 @@ def enqueue_delivery(conn: Connection, delivery_id: str, task_id: str, now: floa
         .scalar_subquery()
     )
     snapshot = select(
-        literal(delivery_id),
+        delivery_id,
         tasks.c.id,
         tasks.c.account_id,
         next_seq,
@@ -769,9 +822,9 @@ def enqueue_delivery(conn: Connection, delivery_id: str, task_id: str, now: floa
         tasks.c.metadata,
         case((gone, literal("gone")), else_=literal("pending")),
         literal(0),
-        case((gone, None), else_=literal(now)),
+        case((gone, None), else_=now),
         case((gone, literal(_GONE_ERROR)), else_=None),
-        literal(now),
+        now,
     ).where(tasks.c.id == task_id, tasks.c.callback_url.is_not(None))
     columns = [
         "id",
@@ -793,7 +846,7 @@ def enqueue_delivery(conn: Connection, delivery_id: str, task_id: str, now: floa
         "last_error",
         "created_at",
     ]
-    return _changed(conn.execute(_wd.insert().from_select(columns, snapshot)))
+    return _wd.insert().from_select(columns, snapshot)
 
 
 def _sendable(now: float | None) -> ColumnElement[bool]:

@@ -109,7 +109,9 @@ class Worker:
                 continue
             backoff = self._config.poll_interval
             if task is None:
-                stop.wait(self._config.poll_interval)
+                # Woken at once by a new task where the database can tell (PostgreSQL NOTIFY);
+                # otherwise, and as the fallback, this is the poll interval.
+                self._store.wait_for_work(self.models, self._config.poll_interval, stop)
 
     def run_once(self) -> TaskRecord | None:
         """Claim one task and process it; None when there was nothing to claim."""

@@ -1,7 +1,8 @@
 """Fixtures of the store conformance tests: every TaskStore implementation runs the same tests.
 
-A PostgreSQL factory joins ``STORE_FACTORIES`` with the scale-out work (skipped where no server is
-configured).
+The PostgreSQL factory runs every test on a fresh database of the session's server (skipped where
+the server binaries are missing); a second call with the same ``tmp_path`` opens another store on
+the same database, as the SQLite factory opens the same file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from kirin_api.store import SqliteTaskStore, TaskStore
+from kirin_api.store.postgres import PostgresTaskStore
+from tests.pg_databases import DATABASES
 
 
 class FakeClock:
@@ -34,7 +37,17 @@ def _sqlite(tmp_path: Path, clock: FakeClock) -> TaskStore:
     return SqliteTaskStore(tmp_path / "kirin.db", clock=clock)
 
 
-STORE_FACTORIES: dict[str, StoreFactory] = {"sqlite": _sqlite}
+_PG_URLS: dict[Path, str] = {}
+
+
+def _postgresql(tmp_path: Path, clock: FakeClock) -> TaskStore:
+    url = _PG_URLS.get(tmp_path)
+    if url is None:
+        url = _PG_URLS[tmp_path] = DATABASES.fresh()
+    return PostgresTaskStore(url, clock=clock)
+
+
+STORE_FACTORIES: dict[str, StoreFactory] = {"sqlite": _sqlite, "postgresql": _postgresql}
 
 
 @pytest.fixture

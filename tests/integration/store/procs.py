@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
-from kirin_api.store import SqliteTaskStore
+from kirin_api.store import SqliteTaskStore, open_store
 
 
-def claim_until_empty(path: str, worker_id: str, start: Barrier, out: Queue[Any]) -> None:
-    """Claim, heartbeat and complete tasks until none is left; report the claimed ids."""
+def claim_until_empty(url: str, worker_id: str, start: Barrier, out: Queue[Any]) -> None:
+    """Claim, heartbeat and complete tasks until none is left; report the claimed ids.
+
+    ``url`` is a database URL (``sqlite:///...``, ``postgresql://...``), as ``open_store`` takes."""
     try:
-        store = SqliteTaskStore(path)
+        store = open_store(url)
         store.ping()  # open the connections before the race starts
         start.wait(timeout=60)
         claimed: list[str] = []
@@ -23,15 +26,18 @@ def claim_until_empty(path: str, worker_id: str, start: Barrier, out: Queue[Any]
             claimed.append(task.id)
             assert store.heartbeat(task.id, task.attempt, 0.5, 60.0).lease_held
             assert store.complete(task.id, task.attempt, {"by": worker_id}, "0.1", {})
+            # A real worker renders between claims. Without any pause, one SQLite process can
+            # take the write lock again before the others' busy handlers wake up, and claim all.
+            time.sleep(0.002)
         store.close()
         out.put((worker_id, claimed))
     except BaseException as error:  # reported to the parent, which fails the test
         out.put((worker_id, repr(error)))
 
 
-def migrate(path: str, name: str, start: Barrier, out: Queue[Any]) -> None:
+def migrate(url: str, name: str, start: Barrier, out: Queue[Any]) -> None:
     try:
-        store = SqliteTaskStore(path)
+        store = open_store(url)
         start.wait(timeout=60)
         store.migrate()
         store.ensure_account("shared")

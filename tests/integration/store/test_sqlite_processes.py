@@ -48,7 +48,9 @@ def test_concurrent_claims_take_each_task_once(tmp_path: Path) -> None:
             NewTask(task_id, account.id, "kirin_v1_t2v", {"n": n}, None, None, 1_763_700_000.0)
         )
 
-    results = run_children(procs.claim_until_empty, [(str(path), f"w{i}") for i in range(4)])
+    results = run_children(
+        procs.claim_until_empty, [(f"sqlite:///{path}", f"w{i}") for i in range(4)]
+    )
 
     errors = {w: r for w, r in results.items() if isinstance(r, str)}
     assert not errors
@@ -67,7 +69,7 @@ def test_concurrent_claims_take_each_task_once(tmp_path: Path) -> None:
 
 def test_concurrent_migrate_on_a_fresh_file(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
-    results = run_children(procs.migrate, [(str(path), f"m{i}") for i in range(4)])
+    results = run_children(procs.migrate, [(f"sqlite:///{path}", f"m{i}") for i in range(4)])
     assert results == {f"m{i}": "ok" for i in range(4)}
     store = SqliteTaskStore(path)
     store.migrate()

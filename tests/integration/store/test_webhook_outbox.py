@@ -12,7 +12,7 @@ from kirin_api.contract.status import TaskStatus
 from kirin_api.store import (
     DuplicateExternalId,
     NewTask,
-    SqliteTaskStore,
+    SqlTaskStore,
     TaskRecord,
     TaskStore,
     queries,
@@ -178,8 +178,8 @@ def test_deliveries_are_private_to_the_account(
 def test_a_rolled_back_status_change_leaves_no_delivery_and_vice_versa(
     store: TaskStore, clock: FakeClock, account_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not isinstance(store, SqliteTaskStore):
-        pytest.skip("patches the SQL module the SQLite store runs")
+    if not isinstance(store, SqlTaskStore):
+        pytest.skip("patches the SQL module the SQL stores run")
     task = new_task(store, clock, account_id)
     attempt = claim(store).attempt
     real = queries.enqueue_delivery

@@ -1,0 +1,618 @@
+"""The behaviour of the SQL task stores, shared by SQLite and PostgreSQL.
+
+:class:`SqlTaskStore` implements every method of :class:`~kirin_api.store.base.TaskStore` once,
+on two SQLAlchemy engines (``_writer`` for write transactions, ``_reader`` for reads) and the
+statements of :mod:`kirin_api.store.queries`. A subclass builds the engines (how a write
+transaction begins, the pool) and may widen :meth:`SqlTaskStore._translate`.
+
+Why one implementation is correct on both databases:
+
+- SQLite: every write transaction is the only writer (``BEGIN IMMEDIATE``), so reads inside it
+  cannot race anything.
+- PostgreSQL (``READ COMMITTED``): every write that depends on what it read locks that row first.
+  Status changes are ``UPDATE`` statements fenced by status and attempt (the row is locked by the
+  update itself); the account row is read ``FOR UPDATE`` before money or the unfinished-task limit
+  is checked; claiming and the lease sweeps lock with ``FOR UPDATE SKIP LOCKED`` so concurrent
+  claimers pass each other by; accounts are locked in a fixed order. The ``FOR UPDATE`` clauses
+  compile to nothing on SQLite.
+
+Errors: SQLAlchemy's ``OperationalError``/``InterfaceError``/``DatabaseError`` and a pool that
+times out become :class:`StoreUnavailable` (503); ``IntegrityError`` is handled where it can
+happen (a duplicate ``external_task_id`` becomes :class:`DuplicateExternalId`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, exc
+
+from kirin_api.contract.errors import TaskErrorKind, task_error_code
+from kirin_api.contract.ids import ulid
+from kirin_api.contract.status import TaskStatus
+from kirin_api.store import migrations, queries
+from kirin_api.store.base import (
+    Account,
+    ApiKey,
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DeliveryRecord,
+    DuplicateExternalId,
+    Element,
+    ElementPage,
+    Heartbeat,
+    InsufficientFunds,
+    NewElement,
+    NewTask,
+    Page,
+    StoreError,
+    StoreUnavailable,
+    TaskAlreadyFinished,
+    TaskRecord,
+    TooManyUnfinished,
+    WebhookSecrets,
+)
+
+# Seconds between two sweeps of expired leases by one store (see ``claim``).
+SWEEP_INTERVAL = 1.0
+
+
+class SqlTaskStore:
+    """:class:`~kirin_api.store.base.TaskStore` on SQLAlchemy engines; see the module docstring.
+
+    ``writer`` runs write transactions, ``reader`` read-only ones (it may be the same engine);
+    ``describe`` names the database in error messages (never a password). ``clock`` gives every
+    time the store writes (Unix seconds); tests inject a fake one. One instance serves all threads
+    of a process; a child process created by ``fork`` gets fresh connections on first use.
+    """
+
+    def __init__(
+        self,
+        writer: Engine,
+        reader: Engine,
+        *,
+        describe: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._describe = describe
+        self._clock = clock
+        self._pid = os.getpid()
+        self._secrets: dict[str, bytes] = {}
+        # By the store's clock, per set of models: when ``claim`` sweeps expired leases next.
+        self._next_sweep: dict[tuple[str, ...], float] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close every pooled connection (the store reopens them if used again)."""
+        self._writer.dispose()
+        self._reader.dispose()
+
+    # --- transactions and errors ---------------------------------------------------------
+
+    def _check_fork(self) -> None:
+        # Connections must never be shared with a forked child: drop (without closing, which
+        # would disturb the parent) the ones inherited from the parent.
+        if os.getpid() != self._pid:
+            with self._lock:
+                if os.getpid() != self._pid:
+                    self._writer.dispose(close=False)
+                    self._reader.dispose(close=False)
+                    self._pid = os.getpid()
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        """Foreign database errors into :class:`StoreUnavailable`; integrity errors pass."""
+        try:
+            yield
+        except exc.IntegrityError:
+            raise
+        except (exc.OperationalError, exc.InterfaceError, exc.DatabaseError) as error:
+            # Unreachable, locked past the timeout, not migrated, a corrupt file, a deadlock
+            # victim: the request may be retried later; nothing the caller sent was wrong.
+            raise StoreUnavailable(
+                f"the database {self._describe} cannot be used: {error.orig}"
+            ) from error
+        except exc.TimeoutError as error:  # the pool had no connection to give in time
+            raise StoreUnavailable(
+                f"the database {self._describe} cannot be used: {error}"
+            ) from error
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on error."""
+        self._check_fork()
+        with self._translate(), self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        self._check_fork()
+        with self._translate(), self._reader.begin() as conn:
+            yield conn
+
+    # --- schema and health ---------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision, safe when many processes start at once.
+
+        The upgrade runs inside one write transaction on the connection Alembic uses, which first
+        takes the migration lock (SQLite: ``BEGIN IMMEDIATE`` already is one; PostgreSQL: a
+        transaction-scoped advisory lock, as its DDL is transactional): concurrent callers wait,
+        then find the schema current and do nothing."""
+        with self._write() as conn:
+            queries.lock_for_migration(conn)
+            migrations.upgrade(conn)
+
+    def ping(self) -> None:
+        with self._read() as conn:
+            queries.select_one(conn)
+
+    def secret(self, name: str) -> bytes:
+        cached = self._secrets.get(name)
+        if cached is not None:
+            return cached
+        with self._write() as conn:
+            queries.insert_secret_if_absent(conn, name, os.urandom(32), self._clock())
+            value = queries.select_secret(conn, name)
+        if value is None:  # pragma: no cover - inserted or kept in the same transaction
+            raise StoreError(f"secret {name!r} vanished")
+        self._secrets[name] = value
+        return value
+
+    # --- accounts and keys ---------------------------------------------------------------
+
+    def ensure_account(self, name: str) -> Account:
+        with self._write() as conn:
+            queries.insert_account_if_absent(conn, "acct_" + ulid(), name, self._clock())
+            account = queries.select_account_by_name(conn, name)
+        if account is None:  # pragma: no cover - inserted or kept in the same transaction
+            raise StoreError(f"account {name!r} vanished")
+        return account
+
+    def create_api_key(self, account_id: str, name: str, key_hash: str, prefix: str) -> ApiKey:
+        with self._write() as conn:
+            return queries.insert_api_key(
+                conn,
+                key_id="key_" + ulid(),
+                account_id=account_id,
+                name=name,
+                key_hash=key_hash,
+                prefix=prefix,
+                now=self._clock(),
+            )
+
+    def account_for_key(self, key_hash: str) -> Account | None:
+        with self._read() as conn:
+            return queries.select_account_for_key_hash(conn, key_hash)
+
+    def list_api_keys(self, account_id: str | None = None) -> list[ApiKey]:
+        with self._read() as conn:
+            return queries.select_api_keys(conn, account_id)
+
+    def revoke_api_key(self, key_id_or_prefix: str) -> ApiKey | None:
+        """Revoke by id or by prefix; None if no such key. A prefix that several keys share is
+        refused with :class:`StoreError` (name the key by its id then)."""
+        with self._write() as conn:
+            keys = queries.select_api_keys_by_id_or_prefix(conn, key_id_or_prefix)
+            if not keys:
+                return None
+            if len(keys) > 1:
+                raise StoreError(
+                    f"{len(keys)} keys have the prefix {key_id_or_prefix!r}; revoke one by its id"
+                )
+            return queries.revoke_api_key(conn, keys[0].id, self._clock())
+
+    # --- tasks, as the API sees them -----------------------------------------------------
+
+    def create_task(self, task: NewTask, *, max_unfinished: int | None = None) -> TaskRecord:
+        try:
+            with self._write() as conn:
+                self._admit(conn, task, max_unfinished)
+                record = queries.insert_task(conn, task)
+                self._enqueue(conn, [record.id])
+                # Wakes idle workers (PostgreSQL NOTIFY, sent at commit); nothing on SQLite.
+                queries.notify_new_task(conn, record.model)
+                return record
+        except exc.IntegrityError as error:
+            if task.external_task_id is not None and "external_task_id" in str(error.orig):
+                raise DuplicateExternalId(
+                    f"external_task_id {task.external_task_id!r} is already used by this account"
+                ) from error
+            raise StoreError(f"task {task.id} cannot be stored: {error.orig}") from error
+
+    @staticmethod
+    def _admit(conn: Connection, task: NewTask, max_unfinished: int | None) -> None:
+        """Inside the write transaction that inserts ``task``: the account's unfinished-task limit
+        and its balance. The account's row is locked first (SQLite: the transaction is the only
+        writer; PostgreSQL: ``SELECT ... FOR UPDATE``), so concurrent submissions are checked one
+        after another and can never overdraw the account or pass its limit together."""
+        account = queries.select_account_by_id(conn, task.account_id, lock=True)
+        if account is None:
+            raise StoreError(f"no account {task.account_id}")
+        limit = account.max_unfinished if account.max_unfinished is not None else max_unfinished
+        if limit is not None and queries.count_unfinished_tasks(conn, account.id) >= limit:
+            raise TooManyUnfinished(limit)
+        if task.reserve is None:
+            return
+        reserved = Decimal(account.reserved) + Decimal(task.reserve)
+        if account.balance is not None:
+            available = Decimal(account.balance) - Decimal(account.reserved)
+            if Decimal(task.reserve) > available:
+                raise InsufficientFunds(task.reserve, str(available))
+        queries.update_account_money(
+            conn, account.id, balance=account.balance, reserved=str(reserved)
+        )
+
+    @staticmethod
+    def _settle(conn: Connection, task_ids: Sequence[str], charge: str | None = None) -> None:
+        """Release what finished tasks held; a completed task (``charge``) is charged what it
+        cost. Runs in the transaction of the status change, like the outbox, which holds the
+        tasks' rows already (their status was just changed)."""
+        released: dict[str, Decimal] = {}
+        charged: dict[str, int] = {}
+        for task_id in task_ids:
+            found = queries.take_reservation(conn, task_id)
+            if found is None:  # pragma: no cover - the caller just changed the task
+                continue
+            account_id, held = found
+            if held is None and charge is None:
+                continue
+            released[account_id] = released.get(account_id, Decimal(0)) + Decimal(held or 0)
+            if charge is not None:
+                charged[account_id] = charged.get(account_id, 0) + 1
+        # Accounts are locked in one fixed order, so two transactions that settle tasks of the
+        # same accounts never wait on each other in a circle (a deadlock on PostgreSQL).
+        for account_id in sorted(released):
+            if released[account_id] == 0:
+                # Only a charge: nothing to do for an unlimited account, and looking without the
+                # lock spares every completion of such an account a wait on its row.
+                peek = queries.select_account_by_id(conn, account_id)
+                if peek is None or peek.balance is None:
+                    continue
+            account = queries.select_account_by_id(conn, account_id, lock=True)
+            if account is None:  # pragma: no cover - tasks reference accounts
+                continue
+            reserved = Decimal(account.reserved) - released[account_id]
+            balance = account.balance
+            if charge is not None and balance is not None:
+                balance = str(Decimal(balance) - Decimal(charge) * charged.get(account_id, 0))
+            queries.update_account_money(
+                conn, account.id, balance=balance, reserved=str(max(reserved, Decimal(0)))
+            )
+
+    def get_task(self, account_id: str, task_id: str) -> TaskRecord | None:
+        with self._read() as conn:
+            return queries.select_task(conn, account_id, task_id)
+
+    def list_tasks(
+        self,
+        account_id: str,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: TaskStatus | None = None,
+        model: str | None = None,
+        external_task_id: str | None = None,
+    ) -> Page:
+        """Newest first. ``cursor`` is opaque (an invalid one raises ``InvalidParameter``)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        before_id = None if cursor is None else queries.decode_cursor(cursor)
+        with self._read() as conn:
+            # One more than asked tells whether there is a next page without a second query.
+            rows = queries.select_task_page(
+                conn,
+                account_id,
+                limit=limit + 1,
+                before_id=before_id,
+                status=None if status is None else TaskStatus(status).value,
+                model=model,
+                external_task_id=external_task_id,
+            )
+        page = rows[:limit]
+        next_cursor = queries.encode_cursor(page[-1].id) if len(rows) > limit else None
+        return Page(tasks=page, next_cursor=next_cursor)
+
+    def request_cancel(self, account_id: str, task_id: str) -> TaskRecord | None:
+        now = self._clock()
+        with self._write() as conn:
+            record = queries.cancel_pending_task(conn, account_id, task_id, now)
+            if record is not None:  # pending -> cancelled: a status change, so a callback
+                self._enqueue(conn, [record.id])
+                self._settle(conn, [record.id])
+            else:
+                record = queries.request_cancel_processing(conn, account_id, task_id, now)
+            if record is not None:
+                return record
+            existing = queries.select_task(conn, account_id, task_id)
+        if existing is None:
+            return None
+        raise TaskAlreadyFinished(f"task {task_id} is already {existing.status.value}")
+
+    # --- tasks, as workers see them ------------------------------------------------------
+
+    def claim(
+        self, worker_id: str, models: Sequence[str], lease_seconds: float, max_attempts: int
+    ) -> TaskRecord | None:
+        models = list(models)
+        if not models:
+            return None
+        codes = {model: task_error_code(model, TaskErrorKind.STATUS_CHECK) for model in models}
+        now = self._clock()
+        with self._write() as conn:
+            # First finish the lease-expired tasks that must not run again. The claim below
+            # never hands those out (it wants attempts left and no cancel requested), so this
+            # sweep only decides how soon they are finished: at most every SWEEP_INTERVAL per
+            # process, which spares a busy worker two statements a claim.
+            key = tuple(sorted(models))
+            if now >= self._next_sweep.get(key, float("-inf")):
+                self._next_sweep[key] = now + SWEEP_INTERVAL
+                finished = queries.cancel_expired_cancel_requested(conn, models, now)
+                finished += queries.fail_exhausted(conn, models, codes, max_attempts, now)
+                self._enqueue(conn, finished)
+                self._settle(conn, finished)
+            task = queries.claim_next(
+                conn,
+                models=models,
+                worker_id=worker_id,
+                max_attempts=max_attempts,
+                lease_expires_at=now + lease_seconds,
+                now=now,
+            )
+            # Attempt 1 is the claim of a pending task (pending -> processing); a later attempt
+            # takes over a lease-expired task that was processing already: no status change.
+            # (Without a callback_url there is no delivery to write: skip the statement.)
+            if task is not None and task.attempt == 1 and task.callback_url is not None:
+                self._enqueue(conn, [task.id])
+            return task
+
+    def wait_for_work(self, models: Sequence[str], timeout: float, stop: threading.Event) -> None:
+        """No notifications here (SQLite): wait ``timeout`` or until ``stop``; the worker then
+        polls ``claim`` again."""
+        stop.wait(max(timeout, 0.0))
+
+    def heartbeat(
+        self, task_id: str, attempt: int, progress: float, lease_seconds: float
+    ) -> Heartbeat:
+        now = self._clock()
+        progress = min(max(progress, 0.0), 1.0)
+        with self._write() as conn:
+            cancel = queries.extend_lease(
+                conn, task_id, attempt, progress, now + lease_seconds, now
+            )
+            if cancel is None:
+                return Heartbeat(
+                    lease_held=False,
+                    cancel_requested=queries.select_cancel_requested(conn, task_id),
+                )
+        return Heartbeat(lease_held=True, cancel_requested=cancel)
+
+    def complete(
+        self,
+        task_id: str,
+        attempt: int,
+        result: dict[str, Any],
+        usage_cost: str,
+        metadata: dict[str, Any],
+    ) -> bool:
+        with self._write() as conn:
+            done = queries.complete_task(
+                conn,
+                task_id,
+                attempt,
+                result=result,
+                usage_cost=usage_cost,
+                metadata=metadata,
+                now=self._clock(),
+            )
+            if done:
+                self._enqueue(conn, [task_id])
+                self._settle(conn, [task_id], charge=usage_cost)
+            return done
+
+    def fail(self, task_id: str, attempt: int, error_code: str, error_message: str) -> bool:
+        with self._write() as conn:
+            done = queries.fail_task(
+                conn, task_id, attempt, error_code, error_message, self._clock()
+            )
+            if done:
+                self._enqueue(conn, [task_id])
+                self._settle(conn, [task_id])
+            return done
+
+    def mark_cancelled(self, task_id: str, attempt: int) -> bool:
+        with self._write() as conn:
+            done = queries.cancel_claimed_task(conn, task_id, attempt, self._clock())
+            if done:
+                self._enqueue(conn, [task_id])
+                self._settle(conn, [task_id])
+            return done
+
+    # --- accounts: money and limits ------------------------------------------------------
+
+    def get_account(self, name: str) -> Account | None:
+        with self._read() as conn:
+            return queries.select_account_by_name(conn, name)
+
+    def list_accounts(self) -> list[Account]:
+        with self._read() as conn:
+            return queries.select_accounts(conn)
+
+    def set_balance(self, account_id: str, balance: Decimal | None) -> Account:
+        with self._write() as conn:
+            account = self._account(conn, account_id, lock=True)
+            queries.update_account_money(
+                conn,
+                account_id,
+                balance=None if balance is None else str(balance),
+                reserved=account.reserved,
+            )
+            return self._account(conn, account_id)
+
+    def top_up(self, account_id: str, amount: Decimal) -> Account:
+        if amount <= 0:
+            raise ValueError(f"a top-up must be positive, got {amount}")
+        with self._write() as conn:
+            account = self._account(conn, account_id, lock=True)
+            if account.balance is None:
+                raise StoreError(f"account {account.name} is unlimited; set a balance first")
+            queries.update_account_money(
+                conn,
+                account_id,
+                balance=str(Decimal(account.balance) + amount),
+                reserved=account.reserved,
+            )
+            return self._account(conn, account_id)
+
+    def set_max_unfinished(self, account_id: str, limit: int | None) -> Account:
+        with self._write() as conn:
+            self._account(conn, account_id, lock=True)
+            queries.update_account_limit(conn, account_id, limit)
+            return self._account(conn, account_id)
+
+    @staticmethod
+    def _account(conn: Connection, account_id: str, *, lock: bool = False) -> Account:
+        account = queries.select_account_by_id(conn, account_id, lock=lock)
+        if account is None:
+            raise StoreError(f"no account {account_id}")
+        return account
+
+    # --- the subject library -------------------------------------------------------------
+
+    def create_element(self, element: NewElement) -> Element:
+        with self._write() as conn:
+            queries.insert_element_if_absent(conn, new_element_id(), element, self._clock())
+            made = queries.select_element_by_source_task(conn, element.source_task_id)
+        if made is None:  # pragma: no cover - inserted or kept in the same transaction
+            raise StoreError(f"the element of task {element.source_task_id} vanished")
+        return made
+
+    def get_element(self, account_id: str, element_id: int) -> Element | None:
+        with self._read() as conn:
+            return queries.select_element(conn, account_id, element_id)
+
+    def list_elements(
+        self, account_id: str, *, limit: int, cursor: str | None = None
+    ) -> ElementPage:
+        after = None if cursor is None else queries.decode_element_cursor(cursor)
+        with self._read() as conn:
+            rows = queries.select_element_page(conn, account_id, limit=limit + 1, after=after)
+        page = rows[:limit]
+        next_cursor = queries.encode_element_cursor(page[-1]) if len(rows) > limit else None
+        return ElementPage(elements=page, next_cursor=next_cursor)
+
+    def delete_element(self, account_id: str, element_id: int) -> bool:
+        with self._write() as conn:
+            return queries.soft_delete_element(conn, account_id, element_id, self._clock())
+
+    # --- webhooks: the callback outbox and the signing secrets ---------------------------------
+
+    def _enqueue(self, conn: Connection, task_ids: Sequence[str]) -> None:
+        """The outbox: inside the transaction of a status change, one delivery per changed task
+        that has a callback_url. Committed with the change or not at all."""
+        now = self._clock()
+        for task_id in task_ids:
+            queries.enqueue_delivery(conn, "msg_" + ulid(now), task_id, now)
+
+    def claim_delivery(self, lease_seconds: float) -> ClaimedDelivery | None:
+        now = self._clock()
+        with self._write() as conn:
+            delivery = queries.claim_next_delivery(
+                conn, lease_expires_at=now + lease_seconds, now=now
+            )
+            if delivery is None:
+                return None
+            found = queries.select_delivery_task(conn, delivery.id)
+            if found is None:  # pragma: no cover - the foreign key keeps the task
+                raise StoreError(f"the task of delivery {delivery.id} vanished")
+            task, callback_url = found
+            keys = self._webhook_secrets(conn, delivery.account_id).signing_keys(now)
+        return ClaimedDelivery(
+            delivery=delivery, task=task, callback_url=callback_url, signing_keys=keys
+        )
+
+    def finish_delivery(
+        self,
+        delivery_id: str,
+        attempt: int,
+        outcome: DeliveryOutcome,
+        *,
+        status_code: int | None = None,
+        error: str | None = None,
+        retry_in: float | None = None,
+    ) -> bool:
+        now = self._clock()
+        if outcome == "retry":
+            if retry_in is None:
+                raise ValueError("a retry needs retry_in")
+            state, next_attempt_at = "pending", now + max(retry_in, 0.0)
+        else:
+            state, next_attempt_at = outcome, None
+        with self._write() as conn:
+            record = queries.finish_delivery(
+                conn,
+                delivery_id,
+                attempt,
+                state=state,
+                next_attempt_at=next_attempt_at,
+                status_code=status_code,
+                error=error,
+                now=now,
+            )
+            if record is not None and outcome == "gone":
+                queries.drop_pending_deliveries(conn, record.task_id)
+        return record is not None
+
+    def next_delivery_due(self) -> float | None:
+        with self._read() as conn:
+            return queries.select_next_delivery_due(conn)
+
+    def list_deliveries(self, account_id: str, task_id: str) -> list[DeliveryRecord] | None:
+        with self._read() as conn:
+            if queries.select_task(conn, account_id, task_id) is None:
+                return None
+            return queries.select_deliveries(conn, account_id, task_id)
+
+    def _webhook_secrets(self, conn: Connection, account_id: str) -> WebhookSecrets:
+        queries.insert_webhook_secret_if_absent(conn, account_id, os.urandom(32), self._clock())
+        found = queries.select_webhook_secrets(conn, account_id)
+        if found is None:  # pragma: no cover - inserted or kept in the same transaction
+            raise StoreError(f"the webhook secret of {account_id} vanished")
+        return found
+
+    def webhook_secrets(self, account_id: str) -> WebhookSecrets:
+        with self._write() as conn:
+            return self._webhook_secrets(conn, account_id)
+
+    def rotate_webhook_secret(self, account_id: str, grace_seconds: float) -> WebhookSecrets:
+        now = self._clock()
+        with self._write() as conn:
+            self._webhook_secrets(conn, account_id)
+            rotated = queries.rotate_webhook_secret(
+                conn, account_id, os.urandom(32), now + grace_seconds, now
+            )
+        if rotated is None:  # pragma: no cover - ensured in the same transaction
+            raise StoreError(f"the webhook secret of {account_id} vanished")
+        return rotated
+
+    def finish_webhook_rotation(self, account_id: str) -> WebhookSecrets:
+        with self._write() as conn:
+            self._webhook_secrets(conn, account_id)
+            ended = queries.end_webhook_rotation(conn, account_id)
+        if ended is None:  # pragma: no cover - ensured in the same transaction
+            raise StoreError(f"the webhook secret of {account_id} vanished")
+        return ended
+
+
+def new_element_id() -> int:
+    """A random positive 63-bit id, at least 10^17 so that ids all look alike (18-19 digits)."""
+    return 10**17 + secrets.randbelow(2**63 - 1 - 10**17)
