@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -87,13 +88,10 @@ class Worker:
         self._engines = dict(engines)
         self._pricing = pricing
         self._config = config
-
-    @property
-    def models(self) -> list[str]:
-        """What this worker claims: the models it has an engine for, and those that need none
-        (``kirin_custom_elements`` only stores images)."""
+        # What this worker claims: the models it has an engine for, and those that need none
+        # (kirin_custom_elements only stores images).
         engineless = {model for model in served_models() if not produces_video(model)}
-        return sorted(set(self._engines) | engineless)
+        self.models = sorted(set(self._engines) | engineless)
 
     def run(self, stop: threading.Event) -> None:
         """Claim and process tasks until ``stop`` is set (a task in hand is finished first)."""
@@ -232,16 +230,23 @@ class Worker:
             "frames": spec.frames,
             "render_seconds": round(render_seconds, 3),
         }
+        cost = self._pricing.cost(task.model, task.params, seconds=spec.duration)
+        if self._complete(task, content, cost, metadata):
+            log.info("task %s completed in %.2fs", task.id, render_seconds)
+
+    def _complete(
+        self, task: TaskRecord, content: dict[str, Any], cost: Decimal, metadata: dict[str, Any]
+    ) -> bool:
+        """Record the task's one output and charge ``cost``; False if the lease was lost."""
         result = {
             "content": [content],
             "job_id": f"{task.id}-{task.attempt}",
             "discount": self._pricing.discount_value(),
         }
-        cost = format_cost(self._pricing.cost(task.model, task.params, seconds=spec.duration))
-        if self._store.complete(task.id, task.attempt, result, cost, metadata):
-            log.info("task %s completed in %.2fs", task.id, render_seconds)
-        else:
+        done = self._store.complete(task.id, task.attempt, result, format_cost(cost), metadata)
+        if not done:
             log.warning("task %s finished but its lease was lost; result dropped", task.id)
+        return done
 
     @staticmethod
     def _verify(path: Path, spec: OutputSpec) -> None:
@@ -293,15 +298,12 @@ class Worker:
                 source_task_id=task.id,
             )
         )
-        result = {
-            "content": [{"type": "element", "element_id": element.id}],
-            "job_id": f"{task.id}-{task.attempt}",
-            "discount": self._pricing.discount_value(),
-        }
-        cost = format_cost(self._pricing.cost(task.model, task.params))
-        metadata = {"engine": "preview", "element_id": element.id}
-        if not self._store.complete(task.id, task.attempt, result, cost, metadata):
-            log.warning("element task %s finished but its lease was lost", task.id)
+        self._complete(
+            task,
+            {"type": "element", "element_id": element.id},
+            self._pricing.cost(task.model, task.params),
+            {"engine": "preview", "element_id": element.id},
+        )
 
 
 def _extension(facts: MediaFacts) -> str:

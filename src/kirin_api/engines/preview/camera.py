@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -225,8 +225,3 @@ def plane_homography(pose: CameraPose, lens: Lens, plane: Matrix) -> Matrix:
     """
     shifted = plane - np.outer(pose.position, np.array([0.0, 0.0, 1.0]))
     return lens.intrinsics(pose.zoom) @ pose.rotation().T @ shifted
-
-
-def with_zoom(pose: CameraPose, zoom: float) -> CameraPose:
-    """``pose`` with its zoom replaced (helper for tests and sizing)."""
-    return replace(pose, zoom=zoom)
