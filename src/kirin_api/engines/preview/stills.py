@@ -13,7 +13,10 @@ import numpy as np
 import numpy.typing as npt
 
 from kirin_api.engines.base import Frame
+from kirin_api.media.frames import cover, resized
 from kirin_api.media.images import load_rgb
+
+__all__ = ["Alpha", "blend", "contain_size", "cover", "load_image", "load_mask", "resized"]
 
 Alpha = npt.NDArray[np.float32]
 """Per-pixel weight in [0, 1], shape (height, width)."""
@@ -22,35 +25,6 @@ Alpha = npt.NDArray[np.float32]
 def load_image(path: str) -> Frame:
     """An input image as RGB uint8, upright (EXIF applied), in its own pixels."""
     return load_rgb(Path(path).read_bytes())
-
-
-def resized(image: Frame, width: int, height: int, *, sharp: bool = False) -> Frame:
-    """``image`` resized to exactly ``width`` x ``height`` (area filter when shrinking)."""
-    h, w = image.shape[:2]
-    if (w, h) == (width, height):
-        return image
-    shrinking = width * height < w * h
-    interpolation = (
-        cv2.INTER_AREA if shrinking else (cv2.INTER_CUBIC if sharp else cv2.INTER_LINEAR)
-    )
-    return np.ascontiguousarray(
-        cv2.resize(image, (width, height), interpolation=interpolation), dtype=np.uint8
-    )
-
-
-def cover(image: Frame, width: int, height: int, *, sharp: bool = False) -> Frame:
-    """Scale ``image`` to cover ``width`` x ``height`` and crop the middle (no bars).
-
-    For the i2v models the output already has the image's aspect ratio (up to even-side
-    rounding), so this is a plain resize that crops at most a pixel or two.
-    """
-    h, w = image.shape[:2]
-    scale = max(width / w, height / h)
-    # Crop in the source first, then resize: cheaper for big photos and no second resample.
-    crop_w = min(w, max(1, round(width / scale)))
-    crop_h = min(h, max(1, round(height / scale)))
-    left, top = (w - crop_w) // 2, (h - crop_h) // 2
-    return resized(image[top : top + crop_h, left : left + crop_w], width, height, sharp=sharp)
 
 
 def contain_size(image: Frame, width: int, height: int) -> tuple[int, int]:

@@ -1,0 +1,1 @@
+"""The GPU engine: open-weight Wan video models through diffusers (docs/gpu-engine.md)."""
