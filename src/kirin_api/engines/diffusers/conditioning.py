@@ -37,6 +37,7 @@ from kirin_api.engines.preview.stills import cover, load_image, load_mask
 from kirin_api.media.probe import probe_video, read_frames
 
 GREY = 127  # VACE's value for "nothing here yet" in the control video
+EDGE_FLOOR = 16.0  # gradient below which nothing counts as an edge (flat picture, noise)
 Mask = npt.NDArray[np.bool_]
 
 
@@ -155,7 +156,13 @@ def edges(reference: str, count: int, width: int, height: int) -> list[Frame]:
     for frame in read_frames(reference, indices):
         grey = cv2.cvtColor(cover(frame, width, height), cv2.COLOR_RGB2GRAY)
         grey = cv2.GaussianBlur(grey, (5, 5), 1.2)
-        lines = cv2.Canny(grey, 50, 150)
+        # Thresholds from the frame's own gradients: a dim or low-contrast video still shows
+        # its strongest tenth of edges, a busy one not every texture.
+        gradient = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)) + np.abs(
+            cv2.Sobel(grey, cv2.CV_32F, 0, 1)
+        )
+        high = max(EDGE_FLOOR, float(np.percentile(gradient, 90)))
+        lines = cv2.Canny(grey, high / 2.0, high)
         lines = cv2.dilate(lines, np.ones((2, 2), np.uint8))
         out.append(np.ascontiguousarray(np.repeat(lines[..., None], 3, axis=2), dtype=np.uint8))
     return out

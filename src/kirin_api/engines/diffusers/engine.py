@@ -37,7 +37,7 @@ class DiffusersEngine:
 
     def __init__(self, setups: Mapping[str, ModelSetup], cache: PipelineCache | None = None):
         self._setups = dict(setups)
-        self._cache = cache or PipelineCache()
+        self._cache = cache if cache is not None else PipelineCache()
 
     def supports(self, model: str) -> bool:
         return model in self._setups

@@ -89,6 +89,9 @@ def test_frames_follow_the_duration_in_4k_plus_1() -> None:
         ({"guidance_range": [5, 1]}, ["guidance_range", "low <= high"]),
         ({"compile": "yes"}, ["compile", "true or false"]),
         ({"stepz": 3}, ["unknown diffusers options", "stepz"]),
+        ({"attention": "warp"}, ["attention", "warp"]),
+        ({"cache": "lots"}, ["cache", "first_block"]),
+        ({"offload": "disk"}, ["offload", "sequential"]),
     ],
 )
 def test_bad_options_name_the_option_and_the_rule(table: dict[str, Any], words: list[str]) -> None:
