@@ -59,9 +59,11 @@ def test_text_to_video_is_deterministic_and_follows_guidance(t2v_dir: Path) -> N
     other_seed, _ = frames_of(engine, job("kirin_v1_t2v", seed=2))
     assert not np.array_equal(first, other_seed)
     unguided, plain = frames_of(engine, job("kirin_v1_t2v", cfg_scale=0.0))
-    assert plain["guidance"] == 1.0 and metadata["guidance"] == 5.0
+    assert plain["guidance"] == 1.0
+    assert metadata["guidance"] == 5.0
     assert not np.array_equal(first, unguided)
-    assert metadata["pipeline"] == "WanPipeline" and metadata["steps"] == 2
+    assert metadata["pipeline"] == "WanPipeline"
+    assert metadata["steps"] == 2
 
 
 def test_progress_rises_step_by_step_and_cancel_stops_at_the_next_step(t2v_dir: Path) -> None:
@@ -136,7 +138,8 @@ def test_first_and_last_frame_weights_need_vace_for_a_first_frame_alone(
     engine = engine_for("kirin_v1_i2v", weights=str(flf2v_dir))
     both = job("kirin_v1_i2v", spec, inputs={"image": image, "image_tail": image})
     _, metadata = frames_of(engine, both)
-    assert metadata["pipeline"] == "WanImageToVideoPipeline" and metadata["last_frame"]
+    assert metadata["pipeline"] == "WanImageToVideoPipeline"
+    assert metadata["last_frame"]
     with pytest.raises(TaskFailure) as failure:
         engine.render(job("kirin_v1_i2v", spec, inputs={"image": image}), RenderControl())
     assert failure.value.kind == TaskErrorKind.RESOURCE_INSUFFICIENT
@@ -202,7 +205,9 @@ def test_the_worker_leaves_out_models_with_broken_weights(
     assert "kirin_v1_i2v" not in engines  # not claimed by this worker
     assert engines["kirin_v3_i2v"].name == "preview"  # models not in the file: preview
     errors = [r.getMessage() for r in caplog.records if "not serving" in r.getMessage()]
-    assert len(errors) == 1 and "kirin_v1_i2v" in errors[0] and "not a directory" in errors[0]
+    assert len(errors) == 1
+    assert "kirin_v1_i2v" in errors[0]
+    assert "not a directory" in errors[0]
 
     with pytest.raises(EngineConfigError, match="steps"):
         build_engines({"kirin_v1_t2v": {"engine": "diffusers", "weights": "/w", "steps": 0}})
