@@ -119,7 +119,6 @@ def snap(side: float) -> int:
 # --- parsing -------------------------------------------------------------------------------
 
 
-
 def parse_options(model: str, table: Mapping[str, Any]) -> DiffusersOptions:
     """The options of ``model``'s table (``engine`` itself excluded); raises OptionsError."""
     reader = _Reader(model, table)
