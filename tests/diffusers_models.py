@@ -10,8 +10,16 @@ The sizes that matter to callers:
 
 - the VAE compresses 4x in time and 8x in space (``temperal_downsample=[False, True, True]``), and
   the transformer's patch is (1, 2, 2): frames must be ``4k + 1``, width and height multiples of 16;
+- positions go up to 32 latent frames / half-latent rows / half-latent columns
+  (``rope_max_seq_len=32``): up to 125 frames and 512 x 512 pixels;
 - the text encoder's width is :data:`TEXT_DIM`, so prompt embeddings are ``(1, L, TEXT_DIM)``;
-- everything is float32 (the dtype the weights are saved in).
+  characters outside printable ASCII become ``<unk>``;
+- everything is float32 (the dtype the weights are saved in);
+- transformers 5 saves the tokenizer as ``TokenizersBackend``: loading needs transformers >= 5.
+
+Layouts: :func:`build_t2v` is Wan 2.1 T2V; :func:`build_i2v` defaults to Wan 2.1 FLF2V (CLIP image
+encoder, ``image`` and ``last_image`` both required) and offers the Wan 2.1 I2V and Wan 2.2 A14B
+layouts; :func:`build_vace` is Wan 2.1 VACE.
 
 torch, diffusers and transformers are imported inside the builders, so importing this module costs
 nothing for tests that never build a pipeline.

@@ -2,9 +2,9 @@
 
 Everything here acts on a pipeline that is already loaded (in the dtype the caller chose) and
 changes how it runs, never what it is: :func:`apply_speedups` once after loading,
-:func:`batched_guidance` around each call, :func:`set_cache_steps` before each call when MagCache
-is on. What the device or the installed packages cannot do is skipped with a logged reason, so one
-configuration file serves a laptop CPU and an H100 alike.
+:func:`set_cache_steps` before and :func:`batched_guidance` around each call. What the device or
+the installed packages cannot do is skipped with a logged reason, so one configuration file serves
+a laptop CPU and an H100 alike.
 
 Exact or not: placement, attention kernels, ``compile``, VAE tiling and batched CFG compute the
 same function (up to floating-point reordering); a step cache (FirstBlockCache, MagCache) reuses
@@ -327,20 +327,28 @@ def _enable_cache(transformers: list[torch.nn.Module], speedups: Speedups) -> li
 
 
 def set_cache_steps(pipe: Pipeline, num_inference_steps: int) -> None:
-    """Tune MagCache (if on) to a call of ``num_inference_steps`` steps; otherwise do nothing.
+    """Ready the step cache (if any) for a call of ``num_inference_steps`` steps: call before each.
 
-    MagCache looks its ratio up by step index and counts steps to know when a video ends, so both
-    must match the call. This changes the hooks' shared configuration in place: no new hooks, so
-    compiled blocks are not recompiled.
+    It forgets what the cache kept from an earlier call: the pipeline clears it only when a call
+    ends normally, so after a call stopped by an exception (a cancellation raised from the step
+    callback) the next video would otherwise start from the last one's residuals. And it tunes
+    MagCache, which looks its ratio up by step index and counts steps to know when a video ends,
+    to this call's count: in place, on the hooks' shared configuration, so compiled blocks are
+    not recompiled. Without a cache it does nothing.
     """
     if num_inference_steps < 1:
         raise ValueError(f"num_inference_steps must be at least 1, not {num_inference_steps}")
     for transformer in transformers_of(pipe):
         config = getattr(transformer, "_cache_config", None)
+        if config is None:
+            continue
         ratios = _MAG_RATIOS.get(transformer)
         if isinstance(config, MagCacheConfig) and ratios is not None:
             config.num_inference_steps = num_inference_steps
             config.mag_ratios = nearest_interp(ratios, num_inference_steps)
+        reset = getattr(transformer, "_reset_stateful_cache", None)
+        if callable(reset):
+            reset()
 
 
 def _compile(
