@@ -27,11 +27,9 @@ from PIL import Image
 
 from kirin_api.engines.base import Frame
 from kirin_api.engines.preview.brush import (
-    MovingObject,
     StillArea,
-    Trajectory,
+    brushed_objects,
     fill_holes,
-    to_output,
 )
 from kirin_api.engines.preview.stills import cover, load_image, load_mask
 from kirin_api.media.probe import probe_video, read_frames
@@ -104,13 +102,7 @@ def brush(
     image = load_image(image_path)
     image_size = (image.shape[1], image.shape[0])
     picture = cover(image, width, height, sharp=True)
-    objects = []
-    holes = np.zeros((height, width), bool)
-    for mask_path, points in dynamic:
-        painted = load_mask(mask_path, width, height)
-        path = Trajectory.through(to_output(points, image_size, (width, height)))
-        objects.append(MovingObject(picture, painted, path))
-        holes |= painted
+    objects, holes = brushed_objects(picture, image_size, dynamic)
     background = fill_holes(picture, holes)
     still = load_mask(static_mask, width, height) if static_mask else None
     video, masks = [], []

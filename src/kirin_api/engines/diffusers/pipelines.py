@@ -159,7 +159,6 @@ class Call:
 class CallResult:
     frames: list[Frame]
     seconds: float
-    steps: int
 
 
 def run_call(
@@ -214,7 +213,7 @@ def run_call(
                 **arguments,
             )
     seconds = time.monotonic() - started
-    return CallResult(_to_frames(output.frames[0]), seconds, call.steps)
+    return CallResult(_to_frames(output.frames[0]), seconds)
 
 
 def _to_frames(video: Any) -> list[Frame]:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from kirin_api.engines.base import Frame
 from kirin_api.engines.preview.framing import ease
-from kirin_api.engines.preview.stills import Alpha
+from kirin_api.engines.preview.stills import Alpha, load_mask
 
 Points = npt.NDArray[np.float64]  # (n, 2) x, y in output pixels
 
@@ -146,6 +146,25 @@ class MovingObject:
         alpha = piece[..., 3:4]
         mixed = region * (1.0 - alpha) + piece[..., :3]
         frame[y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+
+def brushed_objects(
+    picture: Frame,
+    image_size: tuple[int, int],
+    dynamic: Sequence[tuple[str, Sequence[dict[str, float]]]],
+) -> tuple[list[MovingObject], npt.NDArray[np.bool_]]:
+    """The dynamically brushed areas of ``picture`` (the image cover-fitted to the output) and
+    the holes they leave. ``dynamic``: (mask path, trajectory points in the input image's pixels,
+    origin bottom-left); ``image_size``: the input image's (width, height)."""
+    height, width = picture.shape[:2]
+    objects: list[MovingObject] = []
+    holes = np.zeros((height, width), bool)
+    for mask_path, points in dynamic:
+        painted = load_mask(mask_path, width, height)
+        path = Trajectory.through(to_output(points, image_size, (width, height)))
+        objects.append(MovingObject(picture, painted, path))
+        holes |= painted
+    return objects, holes
 
 
 def fill_holes(image: Frame, holes: npt.NDArray[np.bool_]) -> Frame:

@@ -26,9 +26,8 @@ from kirin_api.engines.base import AudioTrack, Frame
 from kirin_api.engines.preview.brush import (
     MovingObject,
     StillArea,
-    Trajectory,
+    brushed_objects,
     fill_holes,
-    to_output,
 )
 from kirin_api.engines.preview.collage import Card, compose_panels, draw_cards, make_cards
 from kirin_api.engines.preview.framing import view
@@ -171,13 +170,7 @@ def _i2v_plan(job: RenderJob) -> _Plan:
     image = load_image(inputs["image"])
     image_size = (image.shape[1], image.shape[0])
     picture = cover(image, width, height, sharp=sharp)
-    objects: list[MovingObject] = []
-    holes = np.zeros((height, width), bool)
-    for mask_path, points in dynamic:
-        painted = load_mask(mask_path, width, height)
-        path = Trajectory.through(to_output(points, image_size, (width, height)))
-        objects.append(MovingObject(picture, painted, path))
-        holes |= painted
+    objects, holes = brushed_objects(picture, image_size, dynamic)
     still = (
         StillArea(picture, load_mask(inputs["static_mask"], width, height)) if has_static else None
     )
