@@ -13,8 +13,13 @@ PostgreSQL, with 1, 4 and 8 worker processes and a no-op engine, two figures eac
    NOTIFY, SQLite polls). Latency = the claim's clock minus the clock just before ``create_task``
    (same machine, same clock); p50 and p99.
 
+``--reserve AMOUNT``: every task holds AMOUNT of its (unlimited) account's balance, as every task
+the API creates holds its maximum cost, and its completion costs as much: each completion then
+also releases and charges money on the account's row, which all the workers share.
+
 Goal on the 2-core development machine: PostgreSQL >= 500 claims/s with 8 workers, p99
-enqueue-to-claim < 50 ms when workers are idle.
+enqueue-to-claim < 50 ms when workers are idle. The load average is printed before and after:
+other work on the machine moves these figures a lot.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ sys.path.insert(0, str(_ROOT))
 
 import argparse  # noqa: E402
 import multiprocessing  # noqa: E402
+import os  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -53,7 +59,13 @@ CTX = multiprocessing.get_context("spawn")
 
 
 def _work(
-    url: str, start: Barrier, stop: EventType, out: Queue[Any], lease: float, record: bool
+    url: str,
+    start: Barrier,
+    stop: EventType,
+    out: Queue[Any],
+    lease: float,
+    record: bool,
+    cost: str,
 ) -> None:
     """One worker process: the runner's loop with a no-op engine. Reports (claims, latencies)."""
     store = open_store(url)
@@ -71,25 +83,32 @@ def _work(
             continue
         if record:
             latencies.append(time.time() - float(task.params["t0"]))
-        store.complete(task.id, task.attempt, {"noop": True}, "0", {})
+        store.complete(task.id, task.attempt, {"noop": True}, cost, {})
         claims += 1
     store.close()
     out.put((claims, latencies))
 
 
-def _queue(store: TaskStore, account_id: str, n: int) -> None:
+def _queue(store: TaskStore, account_id: str, n: int, reserve: str | None) -> None:
     for i in range(n):
-        store.create_task(NewTask("task_" + ulid(), account_id, MODEL, {"n": i}, None, None, 0.0))
+        task_id = "task_" + ulid()
+        store.create_task(NewTask(task_id, account_id, MODEL, {"n": i}, None, None, 0.0, reserve))
 
 
-def throughput(url: str, workers: int) -> float:
+def throughput(url: str, workers: int, reserve: str | None = None) -> float:
+    """Claims per second of ``workers`` processes that empty a queue of ``TASKS`` tasks.
+
+    ``reserve``: each task holds this much of its account's balance, as the API's tasks hold
+    their maximum cost, and its completion costs as much (released and charged)."""
     store = open_store(url)
     store.migrate()
     account = store.ensure_account("bench")
-    _queue(store, account.id, TASKS)
+    _queue(store, account.id, TASKS, reserve)
     start, stop, out = CTX.Barrier(workers + 1), CTX.Event(), CTX.Queue()
+    cost = reserve or "0"
     procs = [
-        CTX.Process(target=_work, args=(url, start, stop, out, 60.0, False)) for _ in range(workers)
+        CTX.Process(target=_work, args=(url, start, stop, out, 60.0, False, cost))
+        for _ in range(workers)
     ]
     for proc in procs:
         proc.start()
@@ -104,13 +123,15 @@ def throughput(url: str, workers: int) -> float:
     return TASKS / elapsed
 
 
-def latency(url: str, workers: int) -> tuple[float, float]:
+def latency(url: str, workers: int, reserve: str | None = None) -> tuple[float, float]:
+    """Enqueue-to-claim p50 and p99 in milliseconds, ``workers`` processes waiting."""
     store = open_store(url)
     store.migrate()
     account = store.ensure_account("bench")
     start, stop, out = CTX.Barrier(workers + 1), CTX.Event(), CTX.Queue()
     procs = [
-        CTX.Process(target=_work, args=(url, start, stop, out, 60.0, True)) for _ in range(workers)
+        CTX.Process(target=_work, args=(url, start, stop, out, 60.0, True, reserve or "0"))
+        for _ in range(workers)
     ]
     for proc in procs:
         proc.start()
@@ -125,6 +146,7 @@ def latency(url: str, workers: int) -> tuple[float, float]:
             None,
             None,
             time.time(),
+            reserve,
         )
         store.create_task(task)
         time.sleep(GAP)
@@ -139,10 +161,20 @@ def latency(url: str, workers: int) -> tuple[float, float]:
     return cuts[49] * 1000, cuts[98] * 1000
 
 
+def _load(when: str) -> str:
+    return "load average (1, 5, 15 min) {}: {:.2f} {:.2f} {:.2f}".format(when, *os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres-url", help="an empty database (default: a throwaway server)")
+    parser.add_argument(
+        "--reserve",
+        metavar="AMOUNT",
+        help="every task holds AMOUNT (e.g. 0.1400) of its account's balance; completing costs it",
+    )
     args = parser.parse_args()
+    print(_load("before"), flush=True)
     server = None
     with tempfile.TemporaryDirectory(prefix="kirin-bench-") as tmp:
         pg_base = args.postgres_url
@@ -170,8 +202,8 @@ def main() -> None:
 
             for backend in ("sqlite", "postgresql"):
                 for workers in WORKER_COUNTS:
-                    rate = throughput(fresh(backend), workers)
-                    p50, p99 = latency(fresh(backend), workers)
+                    rate = throughput(fresh(backend), workers, args.reserve)
+                    p50, p99 = latency(fresh(backend), workers, args.reserve)
                     rows.append((backend, workers, rate, p50, p99))
                     print(
                         f"{backend:10} {workers} workers: {rate:7.0f} claims/s, "
@@ -183,6 +215,7 @@ def main() -> None:
             print("|---|---|---|---|---|")
             for backend, workers, rate, p50, p99 in rows:
                 print(f"| {backend} | {workers} | {rate:.0f} | {p50:.1f} ms | {p99:.1f} ms |")
+            print(_load("after"))
         finally:
             if server is not None:
                 server.destroy()

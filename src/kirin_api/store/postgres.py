@@ -4,14 +4,16 @@ any number of machines.
 The behaviour is :class:`~kirin_api.store.sql.SqlTaskStore`'s, the same code as on SQLite; what
 differs is how it meets the database:
 
-- One pooled engine (SQLAlchemy's ``QueuePool`` over psycopg) per process. ``pool_pre_ping``
-  tests a connection before it is handed out, so after PostgreSQL restarts the stale connections
-  are replaced instead of failing the next request. ``connect_timeout`` bounds the wait for an
-  unreachable server, ``pool_timeout`` the wait for a free connection: both become
-  :class:`StoreUnavailable` (503), never a hang.
+- One pooled engine (SQLAlchemy's ``QueuePool`` over psycopg) per process. A connection is
+  checked before it is handed out, without a round trip (:func:`_replace_if_closed_by_server`),
+  so after PostgreSQL restarts the stale connections are replaced instead of failing the next
+  request. ``connect_timeout`` bounds the wait for an unreachable server, ``pool_timeout`` the
+  wait for a free connection: both become :class:`StoreUnavailable` (503), never a hang.
 - Writes run in ``READ COMMITTED`` with explicit row locks where a read decides a write
-  (``FOR UPDATE`` on the account in admission and billing, ``FOR UPDATE SKIP LOCKED`` in claims
-  and lease sweeps); reads run in a read-only ``REPEATABLE READ`` transaction: one snapshot.
+  (``FOR NO KEY UPDATE`` on the account in admission and billing, ``FOR UPDATE SKIP LOCKED`` in
+  claims and lease sweeps); reads run in a read-only ``REPEATABLE READ`` transaction: one
+  snapshot. A write that is one statement (a claim, a heartbeat, most finishes) runs on the same
+  pool in autocommit mode: one round trip, no ``BEGIN``/``COMMIT``.
 - ``migrate()`` holds a transaction-scoped advisory lock around the Alembic upgrade (PostgreSQL's
   DDL is transactional), so many processes may start on a fresh database at once.
 - Wake-ups: ``create_task`` sends ``NOTIFY kirin_tasks`` in its transaction; a worker waits in
@@ -28,12 +30,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import psycopg
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
 from kirin_api.store import queries
@@ -78,18 +82,22 @@ class PostgresTaskStore(SqlTaskStore):
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=pool_timeout,
-            pool_pre_ping=True,
             connect_args={"connect_timeout": connect_timeout, "application_name": "kirin"},
         )
+        event.listen(writer, "checkout", _replace_if_closed_by_server)
         # The same pool; the transaction is begun READ ONLY at one snapshot.
         reader = writer.execution_options(
             isolation_level="REPEATABLE READ", postgresql_readonly=True
         )
+        # The same pool again, for the writes that are one statement: in autocommit mode the
+        # statement is its own transaction, one round trip instead of three.
+        single = writer.execution_options(isolation_level="AUTOCOMMIT")
         super().__init__(
             writer,
             reader,
             describe=self.url.render_as_string(hide_password=True),
             clock=clock,
+            single=single,
         )
         self._listener: psycopg.Connection[tuple[object, ...]] | None = None
         self._listener_pid = os.getpid()
@@ -165,3 +173,33 @@ class PostgresTaskStore(SqlTaskStore):
             with contextlib.suppress(psycopg.Error):  # closing a broken connection
                 self._listener.close()
         self._listener = None
+
+
+def _replace_if_closed_by_server(
+    dbapi_connection: psycopg.Connection[Any], _record: Any, _proxy: Any
+) -> None:
+    """Pool ``checkout`` hook: refuse a pooled connection that the server has closed, so that the
+    pool opens a new one (SQLAlchemy's ``DisconnectionError`` protocol), without a round trip.
+
+    Between transactions the server sends nothing on a connection of the pool (it never
+    ``LISTEN``s), so a socket with something to read, or at its end, means the server is
+    hanging up: a restart, ``pg_terminate_backend``, an idle timeout all send a FATAL error
+    and close it. Such a connection would fail its next statement; replacing it here is what
+    ``pool_pre_ping`` did with a ``SELECT`` on every checkout. A connection that died
+    silently (a network cut) still fails its first statement, after which SQLAlchemy
+    invalidates the pool's connections, as it would have failed the ping.
+    """
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise exc.DisconnectionError("the connection is closed")
+    try:
+        fd = dbapi_connection.pgconn.socket
+    except psycopg.OperationalError as error:
+        raise exc.DisconnectionError(str(error)) from error
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+        readable = bool(poller.poll(0))
+    else:  # pragma: no cover - Windows
+        readable = bool(select.select([fd], [], [], 0)[0])
+    if readable:
+        raise exc.DisconnectionError("the server closed the connection")

@@ -8,7 +8,13 @@ SQLAlchemy Core expressions written to mean the same on SQLite and PostgreSQL:
 - claiming is one ``UPDATE ... WHERE id = (SELECT ... ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
   RETURNING ...``; SQLite drops the ``FOR UPDATE`` clause (its ``BEGIN IMMEDIATE`` already made the
   transaction the only writer), PostgreSQL uses it so concurrent claimers skip each other's row;
-- every write by a worker is fenced by ``status = 'processing' AND attempt = :attempt``.
+- every write by a worker is fenced by ``status = 'processing' AND attempt = :held_attempt``.
+
+Where a statement runs once per task (claim, heartbeat, finish, outbox) it is built once
+(``functools.cache``, values as named bind parameters): building a Core statement costs more than
+running it. Where it pays, PostgreSQL gets its own statement: the claim writes its outbox row,
+and a finish releases and charges money, in the same statement (data-modifying CTEs), so that
+the store can run them in autocommit mode, one round trip each.
 """
 
 from __future__ import annotations
@@ -19,16 +25,20 @@ import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     CursorResult,
     Double,
+    Integer,
+    Numeric,
     Row,
     String,
+    Text,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -36,6 +46,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -68,6 +79,9 @@ from kirin_api.store.schema import (
 
 _PENDING = TaskStatus.PENDING.value
 _PROCESSING = TaskStatus.PROCESSING.value
+# The same, written into the SQL text (see ``_claim_statement``).
+_PENDING_SQL = literal_column(f"'{_PENDING}'", String)
+_PROCESSING_SQL = literal_column(f"'{_PROCESSING}'", String)
 
 
 def _insert(conn: Connection, table: Any) -> sqlite.Insert | postgresql.Insert:
@@ -306,7 +320,7 @@ def _lease_expired(models: Sequence[str], now: float, *more: ColumnElement[bool]
         select(tasks.c.id)
         .where(
             tasks.c.model.in_(models),
-            tasks.c.status == _PROCESSING,
+            tasks.c.status == _PROCESSING_SQL,
             tasks.c.lease_expires_at <= now,
             *more,
         )
@@ -375,45 +389,110 @@ def claim_next(
     max_attempts: int,
     lease_expires_at: float,
     now: float,
+    delivery_id: str,
 ) -> TaskRecord | None:
     """Take the oldest claimable task: pending, or processing with an expired lease and attempts
-    left and no cancel requested (those two are finished by the statements above)."""
+    left and no cancel requested (those two are finished by the sweeps above).
+
+    A claim of a pending task (attempt 1) is a status change: a task with a ``callback_url`` gets
+    its delivery (id ``delivery_id``) in the same transaction. PostgreSQL: one statement, the
+    claim and the outbox row in a data-modifying CTE, so the caller may run it on its own (no
+    BEGIN/COMMIT round trips). SQLite: the claim, then the outbox row if there is one to write.
+    """
+    params = {
+        "models": list(models),
+        "worker_id": worker_id,
+        "max_attempts": max_attempts,
+        "lease_expires_at": lease_expires_at,
+        "now": now,
+        "delivery_id": delivery_id,
+    }
+    postgres = conn.dialect.name == "postgresql"
+    row = conn.execute(_claim_statement(postgres), params).one_or_none()
+    if row is None:
+        return None
+    task = task_record(row)
+    if not postgres and task.attempt == 1 and task.callback_url is not None:
+        enqueue_delivery(conn, delivery_id, task.id, now)
+    return task
+
+
+@functools.cache
+def _claim_statement(postgres: bool) -> Any:
+    """Built once per dialect. Parameters: ``models``, ``worker_id``, ``max_attempts``,
+    ``lease_expires_at``, ``now`` (and ``delivery_id`` on PostgreSQL).
+
+    The statuses are literals, not parameters: the partial index ``ix_tasks_queue`` (the
+    unfinished tasks in id order) serves the search only where the planner can prove its
+    predicate from the statement, which a prepared statement's generic plan cannot do through a
+    parameter."""
+    now = bindparam("now", type_=Double)
+    if postgres:
+        # One array parameter: the same text (one prepared statement) for any number of models.
+        of_models = tasks.c.model == any_(bindparam("models", type_=postgresql.ARRAY(String)))
+    else:
+        of_models = tasks.c.model.in_(bindparam("models", expanding=True))
     claimable = or_(
-        tasks.c.status == _PENDING,
+        tasks.c.status == _PENDING_SQL,
         and_(
-            tasks.c.status == _PROCESSING,
+            tasks.c.status == _PROCESSING_SQL,
             tasks.c.lease_expires_at <= now,
-            tasks.c.attempt < max_attempts,
+            tasks.c.attempt < bindparam("max_attempts", type_=Integer),
             tasks.c.cancel_requested == false(),
         ),
     )
     oldest = (
         select(tasks.c.id)
-        .where(tasks.c.model.in_(models), claimable)
+        .where(of_models, claimable)
         .order_by(tasks.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    stmt = (
+    claim = (
         update(tasks)
         .where(tasks.c.id == oldest)
         .values(
             status=_PROCESSING,
             attempt=tasks.c.attempt + 1,
-            lease_expires_at=lease_expires_at,
-            worker_id=worker_id,
+            lease_expires_at=bindparam("lease_expires_at", type_=Double),
+            worker_id=bindparam("worker_id", type_=String),
             updated_at=now,
         )
         .returning(*tasks.c)
     )
-    row = conn.execute(stmt).one_or_none()
-    return None if row is None else task_record(row)
+    if not postgres:
+        return claim
+    # The outbox row reads the claimed row as the UPDATE left it (its RETURNING), not the table:
+    # sibling statements of a WITH all see the snapshot taken before any of them ran.
+    claimed = claim.cte("claimed")
+    outbox = _snapshot_insert(
+        claimed,
+        delivery_id=bindparam("delivery_id", type_=String),
+        now=now,
+        where=and_(claimed.c.attempt == 1, claimed.c.callback_url.is_not(None)),
+    ).cte("outbox")
+    return select(*claimed.c).add_cte(outbox)
 
 
-def _held(task_id: str, attempt: int) -> ColumnElement[bool]:
-    """The fence: only the worker holding this attempt of a processing task may write it."""
-    return and_(tasks.c.id == task_id, tasks.c.attempt == attempt, tasks.c.status == _PROCESSING)
+@functools.cache
+def _extend_lease_statement() -> Any:
+    progress = bindparam("new_progress", type_=Double)
+    return (
+        update(tasks)
+        .where(
+            tasks.c.id == bindparam("task_id", type_=String),
+            tasks.c.attempt == bindparam("held_attempt", type_=Integer),
+            tasks.c.status == _PROCESSING_SQL,
+        )
+        .values(
+            # CASE rather than MAX/GREATEST: the same text on SQLite and PostgreSQL.
+            progress=case((tasks.c.progress < progress, progress), else_=tasks.c.progress),
+            lease_expires_at=bindparam("lease_expires_at", type_=Double),
+            updated_at=bindparam("now", type_=Double),
+        )
+        .returning(tasks.c.cancel_requested)
+    )
 
 
 def extend_lease(
@@ -425,25 +504,50 @@ def extend_lease(
     now: float,
 ) -> bool | None:
     """Extend the lease and raise progress; the task's ``cancel_requested``, or None if the lease
-    was lost."""
-    stmt = (
-        update(tasks)
-        .where(_held(task_id, attempt))
-        .values(
-            # CASE rather than MAX/GREATEST: the same text on SQLite and PostgreSQL.
-            progress=case((tasks.c.progress < progress, progress), else_=tasks.c.progress),
-            lease_expires_at=lease_expires_at,
-            updated_at=now,
-        )
-        .returning(tasks.c.cancel_requested)
-    )
-    value = conn.execute(stmt).scalar_one_or_none()
+    was lost. One statement."""
+    params = {
+        "task_id": task_id,
+        "held_attempt": attempt,
+        "new_progress": progress,
+        "lease_expires_at": lease_expires_at,
+        "now": now,
+    }
+    value = conn.execute(_extend_lease_statement(), params).scalar_one_or_none()
     return None if value is None else bool(value)
 
 
 def select_cancel_requested(conn: Connection, task_id: str) -> bool:
     stmt = select(tasks.c.cancel_requested).where(tasks.c.id == task_id)
     return bool(conn.execute(stmt).scalar_one_or_none())
+
+
+# A worker finishes a task: processing -> completed, failed or cancelled, fenced by the lease.
+# What else each kind of finish writes into the task row (each value a parameter of that name).
+_FINISHES: dict[TaskStatus, dict[str, Any]] = {
+    TaskStatus.COMPLETED: {
+        "progress": 1.0,
+        "result": bindparam("result", type_=Text),
+        "usage_cost": bindparam("usage_cost", type_=String),
+        "metadata": bindparam("metadata", type_=Text),
+    },
+    TaskStatus.FAILED: {
+        "error_code": bindparam("error_code", type_=String),
+        "error_message": bindparam("error_message", type_=Text),
+    },
+    TaskStatus.CANCELLED: {},
+}
+
+
+class Finished(NamedTuple):
+    """What the statement that finished a task tells the rest of its transaction."""
+
+    account_id: str
+    callback_url: str | None  # None: no delivery to write
+    # True: the statement also released the task's reservation and charged its cost
+    # (PostgreSQL). False: that is left to the caller, with the two facts below.
+    settled: bool
+    reserved_cost: str | None = None  # what the task holds of its account (None: nothing)
+    balance: str | None = None  # the account's balance, read without a lock (None: unlimited)
 
 
 def complete_task(
@@ -455,54 +559,160 @@ def complete_task(
     usage_cost: str,
     metadata: dict[str, Any],
     now: float,
-) -> bool:
-    stmt = (
-        update(tasks)
-        .where(_held(task_id, attempt))
-        .values(
-            status=TaskStatus.COMPLETED.value,
-            progress=1.0,
-            result=_dump(result),
-            usage_cost=usage_cost,
-            metadata=_dump(metadata),
-            lease_expires_at=None,
-            updated_at=now,
-            completed_at=now,
-        )
-    )
-    return _changed(conn.execute(stmt))
+    alone: bool = False,
+) -> Finished | None:
+    """Processing -> completed, charged ``usage_cost``, if ``attempt`` holds the task; None
+    otherwise. See :func:`_finish` for ``alone``."""
+    values = {"result": _dump(result), "usage_cost": usage_cost, "metadata": _dump(metadata)}
+    return _finish(conn, TaskStatus.COMPLETED, task_id, attempt, values, usage_cost, now, alone)
 
 
 def fail_task(
-    conn: Connection, task_id: str, attempt: int, error_code: str, error_message: str, now: float
-) -> bool:
-    stmt = (
+    conn: Connection,
+    task_id: str,
+    attempt: int,
+    error_code: str,
+    error_message: str,
+    now: float,
+    *,
+    alone: bool = False,
+) -> Finished | None:
+    """Processing -> failed (nothing charged) if ``attempt`` holds the task; None otherwise."""
+    values = {"error_code": error_code, "error_message": error_message}
+    return _finish(conn, TaskStatus.FAILED, task_id, attempt, values, None, now, alone)
+
+
+def cancel_claimed_task(
+    conn: Connection, task_id: str, attempt: int, now: float, *, alone: bool = False
+) -> Finished | None:
+    """Processing -> cancelled (nothing charged) if ``attempt`` holds the task; None otherwise."""
+    return _finish(conn, TaskStatus.CANCELLED, task_id, attempt, {}, None, now, alone)
+
+
+def _finish(
+    conn: Connection,
+    status: TaskStatus,
+    task_id: str,
+    attempt: int,
+    values: dict[str, Any],
+    charge: str | None,
+    now: float,
+    alone: bool,
+) -> Finished | None:
+    """One statement that finishes the task if ``attempt`` holds it.
+
+    PostgreSQL: the status change, the release of the task's reservation and the charge of
+    ``charge`` to its account (if the account has a balance), in one statement of
+    data-modifying CTEs, so that the account's row is locked only while the server runs it.
+    ``alone``: only a task without a ``callback_url`` is finished (None otherwise), so that the
+    statement is the whole transaction and may commit on its own. SQLite: the status change;
+    the caller settles the money with the facts returned (``alone`` is not supported there).
+    """
+    postgres = conn.dialect.name == "postgresql"
+    if alone and not postgres:
+        raise ValueError("only PostgreSQL finishes a task and settles its money in one statement")
+    params = {"task_id": task_id, "held_attempt": attempt, "now": now, **values}
+    if postgres:
+        charged = charge is not None
+        if charged:
+            params["charge"] = charge
+        row = conn.execute(_finish_statement_pg(status, charged, alone), params).one_or_none()
+        return None if row is None else Finished(row[0], row[1], settled=True)
+    row = conn.execute(_finish_statement(status), params).one_or_none()
+    return None if row is None else Finished(row[0], row[1], False, row[2], row[3])
+
+
+def _fenced(*more: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The fence: only the worker holding this attempt of a processing task may write it."""
+    return and_(
+        tasks.c.id == bindparam("task_id", type_=String),
+        tasks.c.attempt == bindparam("held_attempt", type_=Integer),
+        tasks.c.status == _PROCESSING_SQL,
+        *more,
+    )
+
+
+@functools.cache
+def _finish_statement(status: TaskStatus) -> Any:
+    """SQLite: ``UPDATE tasks`` fenced by the lease, returning what the settling and the outbox
+    that follow need, so that they read nothing more when there is nothing to settle."""
+    balance = (
+        select(accounts.c.balance)
+        .where(accounts.c.id == tasks.c.account_id)
+        .correlate(tasks)
+        .scalar_subquery()
+    )
+    now = bindparam("now", type_=Double)
+    return (
         update(tasks)
-        .where(_held(task_id, attempt))
+        .where(_fenced())
         .values(
-            status=TaskStatus.FAILED.value,
-            error_code=error_code,
-            error_message=error_message,
+            status=status.value,
             lease_expires_at=None,
             updated_at=now,
             completed_at=now,
+            **_FINISHES[status],
         )
+        .returning(tasks.c.account_id, tasks.c.callback_url, tasks.c.reserved_cost, balance)
     )
-    return _changed(conn.execute(stmt))
 
 
-def cancel_claimed_task(conn: Connection, task_id: str, attempt: int, now: float) -> bool:
-    stmt = (
+@functools.cache
+def _finish_statement_pg(status: TaskStatus, charged: bool, alone: bool) -> Any:
+    """PostgreSQL: finish, release and charge in one statement; returns the task's account and
+    ``callback_url``. Parameters: ``task_id``, ``held_attempt``, ``now``, the values of the
+    finish, and ``charge`` if ``charged``.
+
+    - ``held``: the task row, locked, with what it holds (the UPDATE below clears it; its
+      RETURNING could only give the new value).
+    - ``done``: the fenced status change. One UPDATE of the row in the transaction: a second one
+      would make the foreign key take a ``KEY SHARE`` lock on the account.
+    - ``money``: the account's ``reserved`` less what the task held (never below 0) and, for a
+      charge, its ``balance`` less the charge when it has one (NULL: unlimited, untouched), as
+      the SQLite path computes them in Python: the same decimal text. An account with nothing
+      to change is not written, nor locked.
+    """
+    now = bindparam("now", type_=Double)
+    held = (
+        select(tasks.c.id, tasks.c.reserved_cost)
+        .where(tasks.c.id == bindparam("task_id", type_=String))
+        .with_for_update(key_share=True)
+        .cte("held")
+    )
+    fence = _fenced(tasks.c.id == held.c.id)
+    if alone:
+        fence = and_(fence, tasks.c.callback_url.is_(None))
+    done = (
         update(tasks)
-        .where(_held(task_id, attempt))
+        .where(fence)
         .values(
-            status=TaskStatus.CANCELLED.value,
+            status=status.value,
             lease_expires_at=None,
             updated_at=now,
             completed_at=now,
+            reserved_cost=None,
+            **_FINISHES[status],
         )
+        .returning(tasks.c.account_id, tasks.c.callback_url, held.c.reserved_cost.label("released"))
+        .cte("done")
     )
-    return _changed(conn.execute(stmt))
+    released = func.coalesce(cast(done.c.released, Numeric), 0)
+    changes: dict[str, Any] = {
+        "reserved": cast(func.greatest(cast(accounts.c.reserved, Numeric) - released, 0), String)
+    }
+    touched: ColumnElement[bool] = done.c.released.is_not(None)
+    if charged:
+        charge = cast(bindparam("charge", type_=String), Numeric)
+        # NULL - charge is NULL: an unlimited account stays unlimited.
+        changes["balance"] = cast(cast(accounts.c.balance, Numeric) - charge, String)
+        touched = or_(touched, accounts.c.balance.is_not(None))
+    money = (
+        update(accounts)
+        .where(accounts.c.id == done.c.account_id, touched)
+        .values(**changes)
+        .cte("money")
+    )
+    return select(done.c.account_id, done.c.callback_url).add_cte(money)
 
 
 # --- elements --------------------------------------------------------------------------------
@@ -613,12 +823,17 @@ def decode_element_cursor(cursor: str) -> tuple[float, int]:
 def select_account_by_id(
     conn: Connection, account_id: str, *, lock: bool = False
 ) -> Account | None:
-    """The account; ``lock``: ``FOR UPDATE``, held to the end of the transaction (PostgreSQL), so
-    a read-then-write of its money or limit cannot interleave with another (SQLite drops the
-    clause: its write transaction is the only writer already)."""
+    """The account; ``lock``: ``FOR NO KEY UPDATE``, held to the end of the transaction
+    (PostgreSQL), so a read-then-write of its money or limit cannot interleave with another
+    (SQLite drops the clause: its write transaction is the only writer already).
+
+    Not ``FOR UPDATE``: that one also waits for the ``KEY SHARE`` locks that foreign keys take on
+    the account (inserting a task or a delivery; updating a task row a second time in one
+    transaction). Two transactions that each took one of those, then ``FOR UPDATE``, would wait
+    on each other: a deadlock. ``NO KEY UPDATE`` still excludes every other writer of the row."""
     stmt = select(accounts).where(accounts.c.id == account_id)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(key_share=True)
     row = conn.execute(stmt).one_or_none()
     return None if row is None else account_record(row)
 
@@ -796,36 +1011,48 @@ def enqueue_delivery(conn: Connection, delivery_id: str, task_id: str, now: floa
 def _enqueue_statement() -> Any:
     """Built once: it runs in every status change, and building it costs more than running it.
     Parameters: ``delivery_id``, ``task_id``, ``now``."""
-    delivery_id = bindparam("delivery_id", type_=String)
-    task_id = bindparam("task_id", type_=String)
-    now = bindparam("now", type_=Double)
-    gone = exists().where(_wd.c.task_id == tasks.c.id, _wd.c.state == "gone").correlate(tasks)
+    return _snapshot_insert(
+        tasks,
+        delivery_id=bindparam("delivery_id", type_=String),
+        now=bindparam("now", type_=Double),
+        where=and_(
+            tasks.c.id == bindparam("task_id", type_=String), tasks.c.callback_url.is_not(None)
+        ),
+    )
+
+
+def _snapshot_insert(
+    source: Any, *, delivery_id: Any, now: Any, where: ColumnElement[bool]
+) -> Insert:
+    """``INSERT INTO webhook_deliveries SELECT`` the snapshot of each row of ``source`` (the
+    tasks table, or a CTE that returned task rows) that meets ``where``."""
+    gone = exists().where(_wd.c.task_id == source.c.id, _wd.c.state == "gone").correlate(source)
     next_seq = (
         select(func.coalesce(func.max(_wd.c.seq), 0) + 1)
-        .where(_wd.c.task_id == tasks.c.id)
-        .correlate(tasks)
+        .where(_wd.c.task_id == source.c.id)
+        .correlate(source)
         .scalar_subquery()
     )
     snapshot = select(
         delivery_id,
-        tasks.c.id,
-        tasks.c.account_id,
+        source.c.id,
+        source.c.account_id,
         next_seq,
-        tasks.c.status,
-        tasks.c.progress,
-        tasks.c.updated_at,
-        tasks.c.completed_at,
-        tasks.c.error_code,
-        tasks.c.error_message,
-        tasks.c.result,
-        tasks.c.usage_cost,
-        tasks.c.metadata,
+        source.c.status,
+        source.c.progress,
+        source.c.updated_at,
+        source.c.completed_at,
+        source.c.error_code,
+        source.c.error_message,
+        source.c.result,
+        source.c.usage_cost,
+        source.c.metadata,
         case((gone, literal("gone")), else_=literal("pending")),
         literal(0),
         case((gone, None), else_=now),
         case((gone, literal(_GONE_ERROR)), else_=None),
         now,
-    ).where(tasks.c.id == task_id, tasks.c.callback_url.is_not(None))
+    ).where(where)
     columns = [
         "id",
         "task_id",

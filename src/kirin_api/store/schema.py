@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 # Named constraints, so migrations (and a later PostgreSQL) can refer to them by a stable name.
@@ -37,6 +38,9 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# The statuses of a task that is not finished (the predicate of the claim index).
+_UNFINISHED = "status IN ('pending', 'processing')"
 
 accounts = Table(
     "accounts",
@@ -95,8 +99,15 @@ tasks = Table(
     Column("reserved_cost", String(40), nullable=True),
     # NULLs are distinct in both SQLite and PostgreSQL: tasks without one never collide.
     UniqueConstraint("account_id", "external_task_id"),
-    # Claiming: the pending (or lease-expired) tasks of some models.
+    # The lease sweeps: the lease-expired tasks of some models.
     Index("ix_tasks_claim", "status", "model", "lease_expires_at"),
+    # Claiming: the unfinished tasks in id order, the oldest first (only they are in it).
+    Index(
+        "ix_tasks_queue",
+        "id",
+        postgresql_where=text(_UNFINISHED),
+        sqlite_where=text(_UNFINISHED),
+    ),
     # Listing: an account's tasks newest first, paged by id.
     Index("ix_tasks_account_id", "account_id", "id"),
 )

@@ -11,10 +11,17 @@ Why one implementation is correct on both databases:
   cannot race anything.
 - PostgreSQL (``READ COMMITTED``): every write that depends on what it read locks that row first.
   Status changes are ``UPDATE`` statements fenced by status and attempt (the row is locked by the
-  update itself); the account row is read ``FOR UPDATE`` before money or the unfinished-task limit
-  is checked; claiming and the lease sweeps lock with ``FOR UPDATE SKIP LOCKED`` so concurrent
-  claimers pass each other by; accounts are locked in a fixed order. The ``FOR UPDATE`` clauses
+  update itself); the account row is read ``FOR NO KEY UPDATE`` before money or the
+  unfinished-task limit is checked in Python, or changed by one ``UPDATE`` that computes the new
+  amounts itself; claiming and the lease sweeps lock with ``FOR UPDATE SKIP LOCKED`` so concurrent
+  claimers pass each other by; accounts are locked in a fixed order. The ``FOR ...`` clauses
   compile to nothing on SQLite.
+
+Round trips (PostgreSQL): a write that is one statement runs on its own, in autocommit mode
+(``_write_statement``), with no ``BEGIN`` and ``COMMIT``: a claim (its outbox row included),
+a heartbeat, and the completion, failure or cancellation of a task that has no callback_url (its
+money included). Anything that writes twice runs in a transaction (``_write``). Pooled
+connections are checked without a round trip (see :mod:`kirin_api.store.postgres`).
 
 Errors: SQLAlchemy's ``OperationalError``/``InterfaceError``/``DatabaseError`` and a pool that
 times out become :class:`StoreUnavailable` (503); ``IntegrityError`` is handled where it can
@@ -62,15 +69,20 @@ from kirin_api.store.base import (
 
 # Seconds between two sweeps of expired leases by one store (see ``claim``).
 SWEEP_INTERVAL = 1.0
+# At most this many claimed tasks are remembered to have no callback_url (see ``claim``); a
+# worker holds a few at a time, the rest are tasks it never finished (a lost lease, an outage).
+MAX_REMEMBERED = 1024
 
 
 class SqlTaskStore:
     """:class:`~kirin_api.store.base.TaskStore` on SQLAlchemy engines; see the module docstring.
 
     ``writer`` runs write transactions, ``reader`` read-only ones (it may be the same engine);
-    ``describe`` names the database in error messages (never a password). ``clock`` gives every
-    time the store writes (Unix seconds); tests inject a fake one. One instance serves all threads
-    of a process; a child process created by ``fork`` gets fresh connections on first use.
+    ``single``, if given, the writes that are one statement, each its own transaction (the same
+    pool as ``writer`` in autocommit mode: PostgreSQL). ``describe`` names the database in error
+    messages (never a password). ``clock`` gives every time the store writes (Unix seconds);
+    tests inject a fake one. One instance serves all threads of a process; a child process
+    created by ``fork`` gets fresh connections on first use.
     """
 
     def __init__(
@@ -80,9 +92,17 @@ class SqlTaskStore:
         *,
         describe: str,
         clock: Callable[[], float] = time.time,
+        single: Engine | None = None,
     ) -> None:
         self._writer = writer
         self._reader = reader
+        # Runs the writes that are one statement (see ``_write_statement``).
+        self._single = writer if single is None else single
+        # Whether a task without a callback_url is finished by one statement on its own
+        # (``queries._finish``'s ``alone``): where single statements commit on their own.
+        self._finish_alone = single is not None
+        # The tasks claimed by this store that have no callback_url (see ``_finish_task``).
+        self._without_callback: set[str] = set()
         self._describe = describe
         self._clock = clock
         self._pid = os.getpid()
@@ -131,6 +151,16 @@ class SqlTaskStore:
         """A write transaction: committed on success, rolled back on error."""
         self._check_fork()
         with self._translate(), self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _write_statement(self) -> Iterator[Connection]:
+        """For work whose writes are one statement (reads may follow it): on the ``single``
+        engine, where each statement may be its own transaction (PostgreSQL in autocommit mode:
+        no BEGIN and COMMIT round trips); without one, a write transaction as ``_write``. Two
+        writes that must commit together never belong here."""
+        self._check_fork()
+        with self._translate(), self._single.begin() as conn:
             yield conn
 
     @contextmanager
@@ -218,7 +248,8 @@ class SqlTaskStore:
             with self._write() as conn:
                 self._admit(conn, task, max_unfinished)
                 record = queries.insert_task(conn, task)
-                self._enqueue(conn, [record.id])
+                if record.callback_url is not None:
+                    self._enqueue(conn, [record.id])
                 # Wakes idle workers (PostgreSQL NOTIFY, sent at commit); nothing on SQLite.
                 queries.notify_new_task(conn, record.model)
                 return record
@@ -346,20 +377,19 @@ class SqlTaskStore:
         models = list(models)
         if not models:
             return None
-        codes = {model: task_error_code(model, TaskErrorKind.STATUS_CHECK) for model in models}
         now = self._clock()
-        with self._write() as conn:
-            # First finish the lease-expired tasks that must not run again. The claim below
-            # never hands those out (it wants attempts left and no cancel requested), so this
-            # sweep only decides how soon they are finished: at most every SWEEP_INTERVAL per
-            # process, which spares a busy worker two statements a claim.
-            key = tuple(sorted(models))
-            if now >= self._next_sweep.get(key, float("-inf")):
-                self._next_sweep[key] = now + SWEEP_INTERVAL
-                finished = queries.cancel_expired_cancel_requested(conn, models, now)
-                finished += queries.fail_exhausted(conn, models, codes, max_attempts, now)
-                self._enqueue(conn, finished)
-                self._settle(conn, finished)
+        # First finish the lease-expired tasks that must not run again. The claim below never
+        # hands those out (it wants attempts left and no cancel requested), so this sweep only
+        # decides how soon they are finished: at most every SWEEP_INTERVAL per process, which
+        # spares a busy worker two statements a claim.
+        key = tuple(sorted(models))
+        if now >= self._next_sweep.get(key, float("-inf")):
+            self._next_sweep[key] = now + SWEEP_INTERVAL
+            self._sweep(models, max_attempts, now)
+        # Attempt 1 is the claim of a pending task (pending -> processing), a status change with
+        # its delivery; a later attempt takes over a lease-expired task that was processing
+        # already: no status change. On PostgreSQL both are one statement.
+        with self._write_statement() as conn:
             task = queries.claim_next(
                 conn,
                 models=models,
@@ -367,13 +397,23 @@ class SqlTaskStore:
                 max_attempts=max_attempts,
                 lease_expires_at=now + lease_seconds,
                 now=now,
+                delivery_id="msg_" + ulid(now),
             )
-            # Attempt 1 is the claim of a pending task (pending -> processing); a later attempt
-            # takes over a lease-expired task that was processing already: no status change.
-            # (Without a callback_url there is no delivery to write: skip the statement.)
-            if task is not None and task.attempt == 1 and task.callback_url is not None:
-                self._enqueue(conn, [task.id])
-            return task
+        if task is not None and task.callback_url is None and self._finish_alone:
+            if len(self._without_callback) >= MAX_REMEMBERED:  # tasks never finished here
+                self._without_callback.clear()
+            self._without_callback.add(task.id)
+        return task
+
+    def _sweep(self, models: list[str], max_attempts: int, now: float) -> None:
+        """Finish the lease-expired tasks of ``models`` that must not run again: cancel those
+        whose cancel was requested, fail those out of attempts (their model's ``...098``)."""
+        codes = {model: task_error_code(model, TaskErrorKind.STATUS_CHECK) for model in models}
+        with self._write() as conn:
+            finished = queries.cancel_expired_cancel_requested(conn, models, now)
+            finished += queries.fail_exhausted(conn, models, codes, max_attempts, now)
+            self._enqueue(conn, finished)
+            self._settle(conn, finished)
 
     def wait_for_work(self, models: Sequence[str], timeout: float, stop: threading.Event) -> None:
         """No notifications here (SQLite): wait ``timeout`` or until ``stop``; the worker then
@@ -385,7 +425,8 @@ class SqlTaskStore:
     ) -> Heartbeat:
         now = self._clock()
         progress = min(max(progress, 0.0), 1.0)
-        with self._write() as conn:
+        # One write (the read after it only informs a worker that lost the lease).
+        with self._write_statement() as conn:
             cancel = queries.extend_lease(
                 conn, task_id, attempt, progress, now + lease_seconds, now
             )
@@ -404,38 +445,71 @@ class SqlTaskStore:
         usage_cost: str,
         metadata: dict[str, Any],
     ) -> bool:
-        with self._write() as conn:
-            done = queries.complete_task(
+        now = self._clock()
+
+        def finish(conn: Connection, alone: bool) -> queries.Finished | None:
+            return queries.complete_task(
                 conn,
                 task_id,
                 attempt,
                 result=result,
                 usage_cost=usage_cost,
                 metadata=metadata,
-                now=self._clock(),
+                now=now,
+                alone=alone,
             )
-            if done:
-                self._enqueue(conn, [task_id])
-                self._settle(conn, [task_id], charge=usage_cost)
-            return done
+
+        return self._finish_task(task_id, finish, charge=usage_cost)
 
     def fail(self, task_id: str, attempt: int, error_code: str, error_message: str) -> bool:
-        with self._write() as conn:
-            done = queries.fail_task(
-                conn, task_id, attempt, error_code, error_message, self._clock()
+        now = self._clock()
+
+        def finish(conn: Connection, alone: bool) -> queries.Finished | None:
+            return queries.fail_task(
+                conn, task_id, attempt, error_code, error_message, now, alone=alone
             )
-            if done:
-                self._enqueue(conn, [task_id])
-                self._settle(conn, [task_id])
-            return done
+
+        return self._finish_task(task_id, finish)
 
     def mark_cancelled(self, task_id: str, attempt: int) -> bool:
+        now = self._clock()
+
+        def finish(conn: Connection, alone: bool) -> queries.Finished | None:
+            return queries.cancel_claimed_task(conn, task_id, attempt, now, alone=alone)
+
+        return self._finish_task(task_id, finish)
+
+    def _finish_task(
+        self,
+        task_id: str,
+        finish: Callable[[Connection, bool], queries.Finished | None],
+        charge: str | None = None,
+    ) -> bool:
+        """Run ``finish`` (a fenced status change; ``alone``: see ``queries._finish``), then
+        what must commit with it: the delivery if the task has a callback_url, and the money if
+        ``finish`` did not settle it (SQLite); ``charge`` is what a completion costs."""
+        if task_id in self._without_callback:
+            # Claimed here without a callback_url, which never changes: on PostgreSQL the
+            # status change, with its money, is the whole transaction, one statement on its own.
+            # It finishes nothing if the lease was lost (or the task has a callback_url after
+            # all): the transaction below then decides.
+            self._without_callback.discard(task_id)
+            with self._write_statement() as conn:
+                if finish(conn, True) is not None:
+                    return True
         with self._write() as conn:
-            done = queries.cancel_claimed_task(conn, task_id, attempt, self._clock())
-            if done:
+            done = finish(conn, False)
+            if done is None:
+                return False
+            if done.callback_url is not None:
                 self._enqueue(conn, [task_id])
-                self._settle(conn, [task_id])
-            return done
+            if done.settled or (
+                # Nothing held and nothing to charge (no charge, or an unlimited account).
+                done.reserved_cost is None and (charge is None or done.balance is None)
+            ):
+                return True
+            self._settle(conn, [task_id], charge=charge)
+            return True
 
     # --- accounts: money and limits ------------------------------------------------------
 
