@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from kirin_api.engines.diffusers.acceleration import Speedups
 
 # Wan's VAE compresses 8x in space and the transformer patches 2x2: sides are multiples of 16.
@@ -150,7 +152,9 @@ def _speedups(reader: _Reader) -> Speedups:
     defaults = Speedups()
     try:
         return Speedups(
-            compile=reader.boolean("compile", defaults.compile),
+            # On by default on a GPU, where compiling once pays back over the warm pipeline's
+            # many calls; off on a CPU, where it only adds the compile time.
+            compile=reader.boolean("compile", _on_gpu(reader)),
             attention=reader.text("attention", defaults.attention),
             cache=reader.text("cache", defaults.cache),
             cache_threshold=reader.number(
@@ -165,6 +169,11 @@ def _speedups(reader: _Reader) -> Speedups:
         raise OptionsError(f"[models.{reader.model}]: {exc}") from exc
 
 
+def _on_gpu(reader: _Reader) -> bool:
+    device = reader.peek("device") or "auto"
+    return device == "cuda" or (device == "auto" and torch.cuda.is_available())
+
+
 class _Reader:
     """Reads options one by one, remembering which were used so leftovers can be refused."""
 
@@ -172,6 +181,10 @@ class _Reader:
         self.model = model
         self._table = {k: v for k, v in table.items() if k != "engine"}
         self._used: set[str] = set()
+
+    def peek(self, key: str) -> Any:
+        """A value without marking it read (for another option's default)."""
+        return self._table.get(key)
 
     def _get(self, key: str) -> Any:
         self._used.add(key)

@@ -113,3 +113,10 @@ def test_bad_options_name_the_option_and_the_rule(table: dict[str, Any], words: 
 )
 def test_generation_size_follows_the_aspect(aspect: float, expected: tuple[int, int]) -> None:
     assert generation_size((832, 480), aspect) == expected
+
+
+def test_compile_is_on_by_default_on_a_gpu_only() -> None:
+    assert parse(device="cuda").speedups.compile
+    assert not parse(device="cpu").speedups.compile
+    assert not parse(device="cuda", compile=False).speedups.compile
+    assert parse(device="cpu", compile=True).speedups.compile
