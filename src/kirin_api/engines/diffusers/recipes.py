@@ -131,6 +131,20 @@ def _call(
     )
 
 
+def _vace_call(
+    job: RenderJob,
+    options: DiffusersOptions,
+    prompt: str,
+    size: tuple[int, int],
+    frames: int,
+    **inputs: Any,
+) -> Call:
+    """A VACE call: the control's strength from the options."""
+    return _call(
+        job, options, prompt, size, frames, conditioning_scale=options.conditioning_scale, **inputs
+    )
+
+
 def _size(job: RenderJob, options: DiffusersOptions) -> tuple[int, int]:
     base = options.base_size(job.params.get("mode"))
     return generation_size(base, job.spec.width / job.spec.height)
@@ -213,13 +227,12 @@ def _i2v(job: RenderJob, setup: ModelSetup, run: Runner) -> Rendered:
     if static or dynamic:
         role = setup.vace_for("the motion brush (static_mask, dynamic_masks)")
         control = conditioning.brush(inputs["image"], static, dynamic, frames, *size)
-        call = _call(
+        call = _vace_call(
             job,
             options,
             prompt,
             size,
             frames,
-            conditioning_scale=options.conditioning_scale,
             **control.inputs.kwargs(),
         )
         result = run(role, call, (0.0, 1.0))
@@ -280,14 +293,13 @@ def _keyframed(
     role = setup.vace_for(what)
     vace = conditioning.keyframes(first_frame, last_frame, frames, *size)
     vace.reference_images = references
-    call = _call(
+    call = _vace_call(
         job,
         options,
         prompt,
         size,
         frames,
         seed_salt=seed_salt,
-        conditioning_scale=options.conditioning_scale,
         **vace.kwargs(),
     )
     return run(role, call, progress)
@@ -317,14 +329,13 @@ def _multi_i2v(job: RenderJob, setup: ModelSetup, run: Runner) -> Rendered:
     )
     references = [_picture(job.inputs[k], size) for k in keys]
     role = setup.vace_for("reference images (image_list)")
-    call = _call(
+    call = _vace_call(
         job,
         options,
         str(job.params.get("prompt") or ""),
         size,
         frames,
         reference_images=references,
-        conditioning_scale=options.conditioning_scale,
     )
     result = run(role, call, (0.0, 1.0))
     metadata = _metadata(job, setup, size)
@@ -400,7 +411,7 @@ def _motion_control(job: RenderJob, setup: ModelSetup, run: Runner) -> Rendered:
         # The character as the picture shows it: the first frame is the image itself.
         video[0] = character
         masks[0] = Image.new("RGB", size, (0, 0, 0))
-    call = _call(
+    call = _vace_call(
         job,
         options,
         str(job.params.get("prompt") or ""),
@@ -409,7 +420,6 @@ def _motion_control(job: RenderJob, setup: ModelSetup, run: Runner) -> Rendered:
         video=video,
         mask=masks,
         reference_images=[character],
-        conditioning_scale=options.conditioning_scale,
     )
     result = run(role, call, (0.0, 1.0))
     metadata = _metadata(job, setup, size)
