@@ -125,3 +125,20 @@ def wait_for(
             return task
         time.sleep(0.1)
     raise AssertionError(f"task {task_id} did not get there in {timeout}s: {task}")
+
+
+def submit(kirin: Kirin, key: str, body: dict[str, Any], timeout: float = 180) -> dict[str, Any]:
+    """Create a task (which must be accepted) and wait until it has finished."""
+    with kirin.client(key) as client:
+        created = client.post("/model/v1/generation", json=body)
+        assert created.status_code == 200, created.text
+        return wait_for(client, created.json()["id"], timeout=timeout)
+
+
+def fetch_video(task: dict[str, Any], path: Path) -> Path:
+    """Download a completed task's video to ``path``."""
+    assert task["status"] == "completed", task
+    response = httpx.get(task["output"][0]["content"][0]["url"], timeout=30)
+    assert response.status_code == 200
+    path.write_bytes(response.content)
+    return path

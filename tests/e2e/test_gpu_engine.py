@@ -18,9 +18,8 @@ import pytest
 
 from kirin_api.media.probe import probe_video, read_frames
 from tests.diffusers_models import build_i2v, build_t2v, build_vace
-from tests.e2e.harness import Kirin, wait_for
-from tests.e2e.test_models import fetch_video
-from tests.file_server import FileServer, serve_files
+from tests.e2e.harness import Kirin, fetch_video, submit, wait_for
+from tests.file_server import FileServer
 from tests.media_factory import b64, image_bytes, mask_bytes, video_file
 
 pytestmark = pytest.mark.slow
@@ -91,21 +90,8 @@ def key(kirin: Kirin) -> str:
     return kirin.create_key(account="gpu")
 
 
-@pytest.fixture(scope="module")
-def files() -> Iterator[FileServer]:
-    with serve_files() as server:
-        yield server
-
-
-def submit(kirin: Kirin, key: str, body: dict[str, Any]) -> dict[str, Any]:
-    with kirin.client(key) as client:
-        created = client.post("/model/v1/generation", json=body)
-        assert created.status_code == 200, created.text
-        return wait_for(client, created.json()["id"], timeout=240)
-
-
 def video(kirin: Kirin, key: str, body: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
-    task = submit(kirin, key, body)
+    task = submit(kirin, key, body, timeout=240)
     assert task["status"] == "completed", task
     return probe_video(fetch_video(task, path)), task["metadata"]
 
@@ -210,7 +196,7 @@ def test_multi_shot_is_generated_shot_by_shot(kirin: Kirin, key: str, tmp_path: 
 
 def test_sound_without_an_audio_model_fails_with_094(kirin: Kirin, key: str) -> None:
     body = {"model": "kirin_v3_i2v", "image": b64(PNG_600x900), "prompt": "a band", "sound": "on"}
-    task = submit(kirin, key, body)
+    task = submit(kirin, key, body, timeout=240)
     assert task["status"] == "failed"
     assert task["error"]["code"] == "006001094"
     assert "sound" in task["error"]["message"]

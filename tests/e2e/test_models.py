@@ -7,9 +7,7 @@ import signal
 import struct
 import time
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
@@ -17,8 +15,8 @@ import pytest
 from PIL import Image
 
 from kirin_api.media.probe import probe_video, read_frames
-from tests.e2e.harness import Kirin, wait_for
-from tests.file_server import FileServer, serve_files
+from tests.e2e.harness import Kirin, fetch_video, submit, wait_for
+from tests.file_server import FileServer
 from tests.media_factory import b64, image_bytes, mask_bytes, video_file
 
 PNG_800x600 = image_bytes(800, 600)
@@ -26,38 +24,13 @@ PNG_600x900 = image_bytes(600, 900, seed=1)
 JPEG_640x480 = image_bytes(640, 480, fmt="JPEG", seed=2)
 
 
-@pytest.fixture(scope="module")
-def kirin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kirin]:
-    server = Kirin(tmp_path_factory.mktemp("kirin"), env={"KIRIN_ALLOW_PRIVATE_NETWORKS": "true"})
-    server.start_server(workers=1)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def files() -> Iterator[FileServer]:
-    with serve_files() as server:
-        yield server
+# The shared server (conftest) may fetch from the tests' own loopback file server.
+KIRIN_ENV = {"KIRIN_ALLOW_PRIVATE_NETWORKS": "true"}
 
 
 @pytest.fixture(scope="module")
 def key(kirin: Kirin) -> str:
     return kirin.create_key(account="models")
-
-
-def submit(kirin: Kirin, key: str, body: dict[str, Any]) -> dict[str, Any]:
-    with kirin.client(key) as client:
-        created = client.post("/model/v1/generation", json=body)
-        assert created.status_code == 200, created.text
-        return wait_for(client, created.json()["id"], timeout=180)
-
-
-def fetch_video(task: dict[str, Any], path: Path) -> Path:
-    assert task["status"] == "completed", task
-    response = httpx.get(task["output"][0]["content"][0]["url"], timeout=30)
-    assert response.status_code == 200
-    path.write_bytes(response.content)
-    return path
 
 
 def resized(data: bytes, width: int, height: int) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,25 +10,15 @@ import pytest
 from kirin_api import AsyncClient, Client, Task, WebhookVerificationError, verify_webhook
 from kirin_api.media.probe import probe_video
 from tests.e2e.harness import Kirin
-from tests.file_server import FileServer, serve_files
+from tests.file_server import FileServer
 from tests.media_factory import image_bytes, video_file
 from tests.webhook_receiver import receive
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def kirin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kirin]:
-    server = Kirin(tmp_path_factory.mktemp("kirin"), env={"KIRIN_ALLOW_PRIVATE_NETWORKS": "true"})
-    server.start_server(workers=1)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def files() -> Iterator[FileServer]:
-    with serve_files() as server:
-        yield server
+# The shared server (conftest) may fetch from the tests' own loopback file server.
+KIRIN_ENV = {"KIRIN_ALLOW_PRIVATE_NETWORKS": "true"}
 
 
 @pytest.fixture(scope="module")
