@@ -9,6 +9,7 @@ frame count. Sizes follow OpenCV's order where a function takes ``width, height`
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -62,6 +63,20 @@ def clip_positions(count: int, source_frames: int) -> list[tuple[int, int, float
     return positions
 
 
+def mix(a: npt.NDArray[Any], b: npt.NDArray[Any], weight: float) -> RgbFrame:
+    """``a`` and ``b`` (same shape) blended with ``weight`` of ``b``, as uint8; a weight within
+    a thousandth of 0 or 1 gives that frame itself."""
+    if weight > 1.0 - 1e-3:
+        a, weight = b, 0.0
+    if weight < 1e-3:
+        mixed = a
+    else:
+        mixed = a.astype(np.float32) * (1.0 - weight) + b.astype(np.float32) * weight
+    if mixed.dtype == np.uint8:
+        return mixed
+    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+
 def resample_clip(
     frames: Sequence[RgbFrame], count: int, width: int, height: int, *, sharp: bool = False
 ) -> Iterator[RgbFrame]:
@@ -71,20 +86,14 @@ def resample_clip(
     30 fps: no judder, a little softness in fast motion); each source frame is cover-fitted
     once, on first use.
     """
-    fitted: dict[int, npt.NDArray[np.float32]] = {}
+    fitted: dict[int, RgbFrame] = {}
 
-    def fit(i: int) -> npt.NDArray[np.float32]:
+    def fit(i: int) -> RgbFrame:
         if i not in fitted:
             if len(fitted) > 2:  # the positions only move forward: keep a few
                 fitted.clear()
-            fitted[i] = cover(frames[i], width, height, sharp=sharp).astype(np.float32)
+            fitted[i] = cover(frames[i], width, height, sharp=sharp)
         return fitted[i]
 
     for lo, hi, weight in clip_positions(count, len(frames)):
-        if weight < 1e-3 or lo == hi:
-            mixed = fit(lo)
-        elif weight > 1 - 1e-3:
-            mixed = fit(hi)
-        else:
-            mixed = fit(lo) * (1.0 - weight) + fit(hi) * weight
-        yield np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        yield mix(fit(lo), fit(hi), weight)

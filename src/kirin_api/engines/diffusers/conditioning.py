@@ -73,12 +73,19 @@ def keyframes(
 ) -> VaceInputs:
     """Keep ``first`` at frame 0 and ``last`` at the last frame (either may be None)."""
     video = [_grey(width, height) for _ in range(count)]
-    generate = [np.ones((height, width), bool) for _ in range(count)]
+    kept = []
     for index, picture in ((0, first), (count - 1, last)):
         if picture is not None:
             video[index] = cover(picture, width, height, sharp=True)
-            generate[index] = np.zeros((height, width), bool)
-    return VaceInputs(pictures(video), [_mask_image(g) for g in generate])
+            kept.append(index)
+    return VaceInputs(pictures(video), frame_masks(count, width, height, kept))
+
+
+def frame_masks(count: int, width: int, height: int, kept: Sequence[int] = ()) -> list[Image.Image]:
+    """Masks that keep the frames at ``kept`` whole (black) and generate every other (white)."""
+    keep = _mask_image(np.zeros((height, width), bool))
+    generate = _mask_image(np.ones((height, width), bool))
+    return [keep if index in kept else generate for index in range(count)]
 
 
 @dataclass

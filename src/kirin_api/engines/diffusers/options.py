@@ -170,8 +170,14 @@ def _speedups(reader: _Reader) -> Speedups:
 
 
 def _on_gpu(reader: _Reader) -> bool:
-    device = reader.peek("device") or "auto"
-    return device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    return resolve_device(reader.peek("device") or "auto").type == "cuda"
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device for the ``device`` option: ``auto`` is the GPU where there is one."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 class _Reader:

@@ -36,7 +36,7 @@ from kirin_api.engines.diffusers.acceleration import (
     set_cache_steps,
     transformers_of,
 )
-from kirin_api.engines.diffusers.options import DiffusersOptions
+from kirin_api.engines.diffusers.options import DiffusersOptions, resolve_device
 from kirin_api.engines.diffusers.weights import WeightsInfo
 
 log = logging.getLogger("kirin_api.engines.diffusers")
@@ -44,12 +44,6 @@ log = logging.getLogger("kirin_api.engines.diffusers")
 # Components kept in float32 whatever the dtype: Wan's VAE and the CLIP image encoder lose
 # visible quality in half precision for little gain (the Wan model cards load them so).
 FLOAT32_COMPONENTS = ("vae", "image_encoder")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @dataclass

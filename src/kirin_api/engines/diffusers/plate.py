@@ -25,7 +25,7 @@ import numpy as np
 
 from kirin_api.engines.base import Frame
 from kirin_api.engines.preview.camera import CameraPath, CameraPose, Lens, plane_homography
-from kirin_api.media.frames import clip_positions
+from kirin_api.media.frames import clip_positions, mix
 
 # World units from the camera to the plate. The preview's trucks move up to 1.2 units: seen on a
 # plane 8 units away that is a sixth of the frame, about what the preview's nearest layer shows.
@@ -111,10 +111,7 @@ def film(
     plane = _plane(plate_w, plate_h, lens, shot.plate_scale)
     for index, (lo, hi, weight) in enumerate(clip_positions(count, len(plate))):
         tau = index / (count - 1) if count > 1 else 0.0
-        source = plate[lo]
-        if lo != hi and weight > 1e-3:
-            mixed = plate[lo].astype(np.float32) * (1 - weight) + plate[hi] * weight
-            source = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        source = mix(plate[lo], plate[hi], weight)
         homography = plane_homography(_zoomed(shot.path.pose(tau), shot.view_zoom), lens, plane)
         yield np.ascontiguousarray(
             cv2.warpPerspective(

@@ -406,11 +406,10 @@ def _motion_control(job: RenderJob, setup: ModelSetup, run: Runner) -> Rendered:
     character = _picture(inputs["image_url"], size)
     follow_image = job.params.get("character_orientation") == "image"
     video = conditioning.pictures(structure)
-    masks = conditioning.keyframes(None, None, frames, *size).mask or []
     if follow_image:
         # The character as the picture shows it: the first frame is the image itself.
         video[0] = character
-        masks[0] = Image.new("RGB", size, (0, 0, 0))
+    masks = conditioning.frame_masks(frames, *size, kept=[0] if follow_image else [])
     call = _vace_call(
         job,
         options,
