@@ -15,6 +15,11 @@ from typing import Literal
 MB = 1024 * 1024
 
 
+def size_text(n: int) -> str:
+    """A byte count as error messages say it: ``10 MB``, ``1.5 MB``, ``300 bytes``."""
+    return f"{n / MB:g} MB" if n >= MB else f"{n} bytes"
+
+
 @dataclass(frozen=True)
 class ImageRules:
     """What an image must be. ``aspect_range`` bounds width/height, both ends included."""

@@ -34,14 +34,13 @@ import numpy.typing as npt
 from PIL import Image, ImageOps
 
 from kirin_api.contract.errors import InvalidMedia
-from kirin_api.contract.media import ImageRules, MediaFacts
+from kirin_api.contract.media import ImageRules, MediaFacts, size_text
 
 __all__ = ["MAX_PIXELS", "check_image", "decode_base64_image", "load_rgb"]
 
 MAX_PIXELS = 50_000_000
 """Largest width x height accepted (see the module docstring)."""
 
-_MB = 1024 * 1024
 # What Pillow's plugins raise on malformed data (SyntaxError for bad headers, struct.error and
 # EOFError for short reads, ...): all of it means "not a valid image" to us.
 _DECODE_ERRORS: tuple[type[Exception], ...] = (
@@ -77,10 +76,6 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 )
 
 
-def _size_text(n: int) -> str:
-    return f"{n / _MB:g} MB" if n >= _MB else f"{n} bytes"
-
-
 def _formats_text(formats: frozenset[str]) -> str:
     return " or ".join(sorted(formats))
 
@@ -112,7 +107,7 @@ def decode_base64_image(value: str, rules: ImageRules, param: str) -> tuple[byte
     """
     encoded_cap = 4 * -(-rules.max_bytes // 3)  # base64 length of max_bytes, padded
     too_large = InvalidMedia(
-        f"{param}: image is larger than {_size_text(rules.max_bytes)}", param=param
+        f"{param}: image is larger than {size_text(rules.max_bytes)}", param=param
     )
     # Bound the raw string first: even generous line wrapping adds less than 1 char in 4.
     if len(value) > encoded_cap + encoded_cap // 4 + 1024:
@@ -191,7 +186,7 @@ def check_image(
     """
     if len(data) > rules.max_bytes:
         raise InvalidMedia(
-            f"{param}: image is larger than {_size_text(rules.max_bytes)}", param=param
+            f"{param}: image is larger than {size_text(rules.max_bytes)}", param=param
         )
     if not data:
         raise InvalidMedia(f"{param}: image is empty", param=param)

@@ -34,7 +34,7 @@ import av
 import av.error
 
 from kirin_api.contract.errors import InvalidMedia
-from kirin_api.contract.media import MediaFacts, VideoRules
+from kirin_api.contract.media import MediaFacts, VideoRules, size_text
 
 __all__ = ["DECODE_FRAMES", "check_video", "has_audio", "sniff_container"]
 
@@ -48,7 +48,6 @@ _PROBE_OPTIONS = {
 }
 _MAX_PACKETS = 256  # packets demuxed while looking for DECODE_FRAMES frames
 _TAIL_SAMPLES = 16  # index entries checked against the file size
-_MB = 1024 * 1024
 _AV_ERRORS: tuple[type[BaseException], ...] = (
     av.error.FFmpegError,
     OSError,
@@ -80,10 +79,6 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"#EXTM3U", 0, "an HLS playlist"),
     (b"%PDF", 0, "a PDF document"),
 )
-
-
-def _size_text(n: int) -> str:
-    return f"{n / _MB:g} MB" if n >= _MB else f"{n} bytes"
 
 
 def _containers_text(containers: frozenset[str]) -> str:
@@ -147,7 +142,7 @@ def check_video(path: Path, rules: VideoRules, param: str) -> MediaFacts:
     except OSError as exc:
         raise _refuse(param, f"cannot read the video ({exc.strerror})") from exc
     if size > rules.max_bytes:
-        raise _refuse(param, f"video is larger than {_size_text(rules.max_bytes)}")
+        raise _refuse(param, f"video is larger than {size_text(rules.max_bytes)}")
     if size == 0:
         raise _refuse(param, "video is empty")
     allowed = _containers_text(rules.containers)

@@ -72,6 +72,7 @@ from typing import IO, Any, Literal
 import httpx
 
 from kirin_api.contract.errors import KirinError
+from kirin_api.contract.media import size_text
 from kirin_api.net.addresses import IPAddress, blocked_reason, parse_ip_host
 
 __all__ = [
@@ -109,7 +110,6 @@ DEFAULT_USER_AGENT = "kirin-api-fetcher/0.1"
 MAX_URL_LENGTH = 8192  # longer than any real media URL; bounds parsing and logging
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
-_MB = 1024 * 1024
 # DNS labels after IDNA encoding (httpx gives us the ASCII form); "_" occurs in real names.
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
@@ -145,10 +145,6 @@ def system_resolver(host: str, port: int) -> list[str]:
     for *_, sockaddr in infos:
         seen.setdefault(str(sockaddr[0]), None)
     return list(seen)
-
-
-def _human_size(n: int) -> str:
-    return f"{n / _MB:g} MB" if n >= _MB else f"{n} bytes"
 
 
 class _Deadline:
@@ -545,7 +541,7 @@ class SafeFetcher:
         dest: Path | None,
         deadline: _Deadline,
     ) -> FetchResult:
-        too_large = FetchError(f"{param}: larger than {_human_size(max_bytes)}", param, "too_large")
+        too_large = FetchError(f"{param}: larger than {size_text(max_bytes)}", param, "too_large")
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("", "identity"):
             raise FetchError(
