@@ -16,12 +16,19 @@ from rich.console import Console
 from rich.table import Table
 
 from kirin_api.contract.apikeys import generate_key, hash_key, shown_prefix
+from kirin_api.contract.keypairs import (
+    SealError,
+    SecretSealer,
+    generate_access_key,
+    generate_secret_key,
+    generate_server_key,
+)
 from kirin_api.settings import Settings
 from kirin_api.storage import BlobStorage
 from kirin_api.store import Account, StoreError, TaskStore
 from kirin_api.supervisor import PARENT_PID_ENV, WorkerSupervisor
 from kirin_api.user_cli import generate_command, task_app
-from kirin_api.wiring import build_pricing, build_storage, build_store
+from kirin_api.wiring import build_pricing, build_sealer, build_storage, build_store
 
 app = typer.Typer(help="Kirin API server.", no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
@@ -88,6 +95,7 @@ def serve(
         allow_private_networks=settings.allow_private_networks,
         pricing=build_pricing(settings),
         max_unfinished=settings.max_unfinished_tasks or None,
+        sealer=_sealer_or_exit(settings),
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
             if settings.rate_limit_per_minute
@@ -128,6 +136,7 @@ def _start_deliveries(
     settings: Settings, store: TaskStore, storage: BlobStorage, base_url: str, stop: threading.Event
 ) -> None:
     """Start this process's webhook delivery threads (see kirin_api.webhooks.deliverer)."""
+    from kirin_api.server.dialects import callback_renderers
     from kirin_api.views import ResultLinks
     from kirin_api.webhooks import Deliverer, DeliveryConfig, parse_schedule
 
@@ -145,7 +154,13 @@ def _start_deliveries(
     config = DeliveryConfig(
         schedule=schedule, base_url=base_url, poll_interval=settings.poll_interval
     )
-    deliverer = Deliverer(store, links, config, allow_private=settings.allow_private_networks)
+    deliverer = Deliverer(
+        store,
+        links,
+        config,
+        renderers=callback_renderers(),
+        allow_private=settings.allow_private_networks,
+    )
     deliverer.start(stop)
 
 
@@ -201,18 +216,65 @@ def _stop_when_parent_dies(stop: threading.Event) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _sealer_or_exit(settings: Settings) -> SecretSealer:
+    try:
+        return build_sealer(settings)
+    except (ValueError, OSError) as exc:
+        err.print(f"KIRIN_SECRET_KEY: {exc}")
+        raise typer.Exit(2) from None
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")] = "default",
     account: Annotated[str, typer.Option(help="Account name (created if new).")] = "default",
+    kling: Annotated[
+        bool,
+        typer.Option(
+            "--kling",
+            help="An access-key pair for the Kling dialect's JWTs: the access key on the first "
+            "line, the secret key on the second.",
+        ),
+    ] = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Print a new API key of ACCOUNT on stdout (it is shown only this once)."""
-    store = build_store(_settings(data_dir=data_dir))
+    settings = _settings(data_dir=data_dir)
+    store = build_store(settings)
     owner = store.ensure_account(account)
+    if kling:
+        sealer = _sealer_or_exit(settings)
+        access_key, secret_key = generate_access_key(), generate_secret_key()
+        sealed = sealer.seal(secret_key, bound_to=access_key)
+        store.create_access_key(owner.id, name, access_key, sealed, hash_key(secret_key))
+        typer.echo(access_key)
+        typer.echo(secret_key)
+        return
     key = generate_key()
     store.create_api_key(owner.id, name, hash_key(key), shown_prefix(key))
     typer.echo(key)
+
+
+@keys_app.command("reseal")
+def keys_reseal(data_dir: DataDirOption = None) -> None:
+    """Seal every access-key pair's secret again with KIRIN_SECRET_KEY (the last step of
+    rotating it; the old key must be in KIRIN_PREVIOUS_SECRET_KEYS meanwhile)."""
+    settings = _settings(data_dir=data_dir)
+    sealer = _sealer_or_exit(settings)
+    try:
+        count = build_store(settings).reseal_access_keys(
+            lambda access_key, sealed: sealer.reseal(sealed, bound_to=access_key)
+        )
+    except SealError as exc:
+        err.print(f"nothing resealed: {exc}")
+        raise typer.Exit(1) from None
+    err.print(f"{count} access-key pairs sealed with server secret key {sealer.current_key_id}")
+
+
+@keys_app.command("new-server-secret")
+def keys_new_server_secret() -> None:
+    """Print a new random value for KIRIN_SECRET_KEY."""
+    typer.echo(generate_server_key())
 
 
 @keys_app.command("list")
@@ -223,10 +285,11 @@ def keys_list(
     """List keys (prefixes only: the keys themselves are not stored)."""
     store = build_store(_settings(data_dir=data_dir))
     account_id = _account_or_exit(store, account).id if account else None
-    table = Table("id", "account", "name", "prefix", "created", "revoked")
+    table = Table("id", "kind", "account", "name", "prefix", "created", "revoked")
     for key in store.list_api_keys(account_id):
         table.add_row(
             key.id,
+            "api key" if key.access_key is None else "kling pair",
             key.account_id,
             key.name,
             key.prefix + "…",
@@ -242,7 +305,7 @@ def keys_list(
 
 @keys_app.command("revoke")
 def keys_revoke(
-    key: Annotated[str, typer.Argument(help="The key's id or prefix.")],
+    key: Annotated[str, typer.Argument(help="The key's id or prefix, or a pair's access key.")],
     data_dir: DataDirOption = None,
 ) -> None:
     """Revoke a key; requests with it are refused from now on."""

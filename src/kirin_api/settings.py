@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Seconds between callback attempts: 5 s, then growing to hourly, over more than 24 hours.
@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     rate_limit_burst: int | None = Field(default=None, ge=1)
     # Largest request body: base64 images of up to 10 MB each, several of them.
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Seals the secret keys of access-key pairs (Kling-dialect JWTs). Unset: a random key kept
+    # in the data dir (file ``secret-key``); set it on every host of a multi-host deployment.
+    secret_key: SecretStr | None = None
+    # Keys being rotated out, comma-separated: they still open what they sealed until
+    # `kirin keys reseal` has sealed everything again with ``secret_key``.
+    previous_secret_keys: SecretStr | None = None
 
     @field_validator("public_url")
     @classmethod

@@ -18,7 +18,7 @@ from kirin_api.storage.base import BlobStorage
 from kirin_api.storage.signing import signed_path
 from kirin_api.store.base import TaskRecord
 
-__all__ = ["ResultLinks", "task_object"]
+__all__ = ["ResultLinks", "TaskRenderer", "task_object"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,10 @@ class ResultLinks:
         )
 
 
+# A task record in some dialect's shape (what its clients read and its callbacks carry).
+TaskRenderer = Callable[[TaskRecord, ResultLinks, str], dict[str, Any]]
+
+
 def task_object(task: TaskRecord, links: ResultLinks, base_url: str) -> dict[str, Any]:
     """The task object (API.md "The task object"); result URLs are signed now, under
     ``links.public_url`` or else ``base_url``."""
@@ -59,7 +63,13 @@ def task_object(task: TaskRecord, links: ResultLinks, base_url: str) -> dict[str
         "external_task_id": task.external_task_id,
     }
     if task.status is TaskStatus.FAILED:
-        body["error"] = {"code": task.error_code, "message": task.error_message}
+        # The seeds name the text both ways (``message``: multi-image and motion control;
+        # ``error_message``: t2v, i2v, v3): both keys, so a client written from any page finds it.
+        body["error"] = {
+            "code": task.error_code,
+            "message": task.error_message,
+            "error_message": task.error_message,
+        }
     if task.status is TaskStatus.COMPLETED and task.result is not None:
         body["output"] = [
             {

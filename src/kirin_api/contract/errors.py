@@ -63,6 +63,10 @@ class NotFound(RequestError):
     status, code = 404, "not_found"
 
 
+class MethodNotAllowed(RequestError):
+    status, code = 405, "method_not_allowed"
+
+
 class Conflict(RequestError):
     status, code = 409, "conflict"
 
@@ -77,6 +81,11 @@ class TooManyRequests(RequestError):
     def __init__(self, message: str, *, retry_after: int, param: str | None = None) -> None:
         super().__init__(message, param=param)
         self.retry_after = retry_after
+
+
+class ConcurrencyLimited(TooManyRequests):
+    """429 because the account is at its limit of unfinished tasks (not its request rate):
+    dialects that tell the two apart (Kling: 1303 against 1302) read this class."""
 
 
 class InternalError(RequestError):

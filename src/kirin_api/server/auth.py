@@ -11,18 +11,32 @@ from kirin_api.server.context import ServerContext
 from kirin_api.store.base import Account
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer <token>``; None without the header; raises
+    :class:`Unauthorized` for a header of another shape."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("malformed Authorization header; expected 'Bearer <api key>'")
+    return token
+
+
 async def authenticate(request: Request) -> Account:
     """The account of the request's key; raises :class:`Unauthorized` otherwise.
 
     The key is looked up on every request (one indexed read), so a revoked key stops at once.
     """
-    header = request.headers.get("authorization")
-    if not header:
+    key = bearer_token(request)
+    if key is None:
         raise Unauthorized("missing Authorization header; send 'Authorization: Bearer <api key>'")
-    scheme, _, key = header.partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
-        raise Unauthorized("malformed Authorization header; expected 'Bearer <api key>'")
+    return await account_for_api_key(request, key)
+
+
+async def account_for_api_key(request: Request, key: str) -> Account:
+    """The account of an API key (``kirin_sk_...``), its request counted against its rate."""
     if not is_well_formed(key):
         raise Unauthorized("malformed API key; keys look like 'kirin_sk_' + 43 characters")
     context: ServerContext = request.app.state.context
@@ -30,6 +44,11 @@ async def authenticate(request: Request) -> Account:
     account = await run_in_threadpool(context.store.account_for_key, key_hash)
     if account is None:
         raise Unauthorized("unknown or revoked API key")
-    if context.rate_limiter is not None:
-        context.rate_limiter.check(key_hash)
+    count_request(context, key_hash)
     return account
+
+
+def count_request(context: ServerContext, credential_hash: str) -> None:
+    """One request of this credential against the rate limit (429 when over it)."""
+    if context.rate_limiter is not None:
+        context.rate_limiter.check(credential_hash)

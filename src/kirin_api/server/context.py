@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kirin_api.contract.keypairs import SecretSealer
 from kirin_api.contract.pricing import PricingTable
 from kirin_api.server.ratelimit import RateLimiter
 from kirin_api.storage.base import BlobStorage
@@ -25,3 +26,6 @@ class ServerContext:
     pricing: PricingTable = field(default_factory=PricingTable.default)
     # Unfinished tasks an account may have at once, unless its own limit says otherwise.
     max_unfinished: int | None = None
+    # Opens the sealed secret keys of access-key pairs (JWTs of the Kling dialect); None: the
+    # server has no server secret key, and such tokens are refused.
+    sealer: SecretSealer | None = None

@@ -13,11 +13,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kirin_api.contract.errors import (
     InternalError,
     InvalidParameter,
+    MethodNotAllowed,
     NotFound,
     RequestError,
     TooManyRequests,
     Unavailable,
 )
+from kirin_api.server.dialects import Dialect, dialect_for_path
 from kirin_api.storage.base import StorageError
 from kirin_api.store.base import StoreUnavailable
 
@@ -51,29 +53,44 @@ def _query_param_error(exc: RequestValidationError) -> InvalidParameter:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, dialects: list[Dialect]) -> None:
+    """Every error becomes a :class:`RequestError`, answered by the dialect that owns the path
+    (its own envelope and codes) or else in the Kirin envelope."""
+
+    def respond(request: Request, error: RequestError) -> JSONResponse:
+        dialect = dialect_for_path(dialects, request.url.path)
+        if dialect is not None and dialect.render_error is not None:
+            return dialect.render_error(error, request)
+        return error_response(error)
+
     @app.exception_handler(RequestError)
     async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
-        return error_response(exc)
+        return respond(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(_query_param_error(exc))
+        return respond(request, _query_param_error(exc))
 
     @app.exception_handler(StoreUnavailable)
     async def _store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
         log.warning("database unavailable: %s", exc)
-        return error_response(Unavailable("the database cannot be reached; try again shortly"))
+        return respond(request, Unavailable("the database cannot be reached; try again shortly"))
 
     @app.exception_handler(StorageError)
     async def _storage_down(request: Request, exc: StorageError) -> JSONResponse:
         log.warning("storage unavailable: %s", exc)
-        return error_response(Unavailable("storage cannot be reached; try again shortly"))
+        return respond(request, Unavailable("storage cannot be reached; try again shortly"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
-            return error_response(NotFound(f"no route {request.method} {request.url.path}"))
+            return respond(request, NotFound(f"no route {request.method} {request.url.path}"))
+        if exc.status_code == 405:
+            answer = respond(
+                request, MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+            )
+            answer.headers.update(exc.headers or {})
+            return answer
         code = _HTTP_CODES.get(exc.status_code, "error")
         body = {"error": {"code": code, "message": str(exc.detail)}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
@@ -82,4 +99,4 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         request_id = uuid.uuid4().hex
         log.exception("unhandled error, request id %s", request_id)
-        return error_response(InternalError(f"internal error; request id {request_id}"))
+        return respond(request, InternalError(f"internal error; request id {request_id}"))

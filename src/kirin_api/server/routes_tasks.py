@@ -1,74 +1,30 @@
-"""Tasks: create, get, list, cancel."""
+"""Tasks in the Kirin dialect: create, get, list, cancel.
+
+The Vtrix CLI speaks this dialect with an envelope around the parameters and its own decoding of
+the answer (see :mod:`kirin_api.server.dialects.vtrix_cli`): its bodies are unwrapped here and
+its requests get the task object in the shape it decodes.
+"""
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from kirin_api.contract.errors import (
-    Conflict,
-    InsufficientBalance,
-    InvalidParameter,
-    InvalidRequest,
-    NotFound,
-    PayloadTooLarge,
-    TooManyRequests,
-)
-from kirin_api.contract.ids import new_task_id
-from kirin_api.contract.pricing import format_cost
-from kirin_api.contract.registry import model_schemas, served_models, validate_request
+from kirin_api.contract.errors import InvalidParameter
+from kirin_api.contract.registry import model_schemas, served_models
 from kirin_api.contract.status import TaskStatus
+from kirin_api.server import tasks_service
 from kirin_api.server.auth import authenticate
-from kirin_api.server.context import ServerContext
-from kirin_api.server.intake import check_submission
+from kirin_api.server.dialects import vtrix_cli
 from kirin_api.server.views import task_object
-from kirin_api.store.base import (
-    Account,
-    DuplicateExternalId,
-    InsufficientFunds,
-    NewTask,
-    TaskAlreadyFinished,
-    TooManyUnfinished,
-)
-from kirin_api.webhooks import check_callback_url
+from kirin_api.store.base import Account, TaskRecord
 
 router = APIRouter(prefix="/model/v1", tags=["generation"])
 # The poll hint: a preview task takes seconds; a GPU task takes minutes but reports progress.
 POLL_AFTER_SECONDS = 1
-# When an account at its unfinished-task limit may try again: about one preview render.
-UNFINISHED_RETRY_AFTER_SECONDS = 5
 CurrentAccount = Annotated[Account, Depends(authenticate)]
-
-
-def _context(request: Request) -> ServerContext:
-    context: ServerContext = request.app.state.context
-    return context
-
-
-async def _read_json(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks), parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidRequest(f"body is not valid JSON: {exc}") from None
-
-
-def _refuse_constant(name: str) -> None:
-    # Python's json module reads NaN and Infinity, which JSON does not have.
-    raise ValueError(f"{name} is not a JSON value")
+DIALECT = "kirin"
 
 
 def _create_body_schema() -> dict[str, Any]:
@@ -84,43 +40,23 @@ def _create_body_schema() -> dict[str, Any]:
     }
 
 
+def _answer(request: Request, task: TaskRecord) -> dict[str, Any]:
+    context = tasks_service.context_of(request)
+    shape = vtrix_cli.render_for(request)
+    return shape(task_object(task, context, str(request.base_url)))
+
+
 @router.post(
     "/generation",
     summary="Create a generation task",
     openapi_extra=_create_body_schema(),
 )
 async def create_task(request: Request, account: CurrentAccount) -> dict[str, Any]:
-    context = _context(request)
-    body = await _read_json(request, context.max_body_bytes)
-    validated = validate_request(body)
-    if validated.callback_url is not None:
-        # No DNS here (see kirin_api.webhooks.urls): each delivery resolves and checks again.
-        check_callback_url(validated.callback_url, allow_private=context.allow_private_networks)
-    await run_in_threadpool(check_submission, validated, account, context.store)
-    new = NewTask(
-        id=new_task_id(),
-        account_id=account.id,
-        model=validated.model,
-        params=validated.params,
-        external_task_id=validated.external_task_id,
-        callback_url=validated.callback_url,
-        created_at=time.time(),
-        reserve=format_cost(context.pricing.max_cost(validated.model, validated.params)),
-    )
-    try:
-        task = await run_in_threadpool(
-            lambda: context.store.create_task(new, max_unfinished=context.max_unfinished)
-        )
-    except InsufficientFunds as short:
-        raise InsufficientBalance(f"insufficient balance: {short}; top the account up") from None
-    except TooManyUnfinished as busy:
-        raise TooManyRequests(str(busy), retry_after=UNFINISHED_RETRY_AFTER_SECONDS) from None
-    except DuplicateExternalId:
-        raise Conflict(
-            f"external_task_id {validated.external_task_id!r} is already used by this account",
-            param="external_task_id",
-        ) from None
-    return task_object(task, context, str(request.base_url))
+    context = tasks_service.context_of(request)
+    body = await tasks_service.read_json(request, context.max_body_bytes)
+    body = vtrix_cli.unwrap_input_envelope(body)
+    task = await tasks_service.submit(context, account, body, dialect=DIALECT)
+    return _answer(request, task)
 
 
 @router.get("/generation/task/{task_id}", summary="Get one task (poll this)")
@@ -128,13 +64,10 @@ async def get_task(
     task_id: str, request: Request, response: Response, account: CurrentAccount
 ) -> dict[str, Any]:
     """While the task is unfinished, ``Retry-After`` says when polling again is worth it."""
-    context = _context(request)
-    task = await run_in_threadpool(context.store.get_task, account.id, task_id)
-    if task is None:
-        raise NotFound(f"no task {task_id!r}", param="task_id")
+    task = await tasks_service.get(tasks_service.context_of(request), account, task_id)
     if not task.status.finished:
         response.headers["Retry-After"] = str(POLL_AFTER_SECONDS)
-    return task_object(task, context, str(request.base_url))
+    return _answer(request, task)
 
 
 @router.get("/generation/tasks", summary="List the account's tasks, newest first")
@@ -147,7 +80,6 @@ async def list_tasks(
     model: str | None = None,
     external_task_id: str | None = None,
 ) -> dict[str, Any]:
-    context = _context(request)
     status_filter = None
     if status is not None:
         try:
@@ -161,31 +93,23 @@ async def list_tasks(
         raise InvalidParameter(
             f"model must be one of {', '.join(served_models())}; got {model!r}", param="model"
         )
-    page = await run_in_threadpool(
-        lambda: context.store.list_tasks(
-            account.id,
-            limit=limit,
-            cursor=cursor,
-            status=status_filter,
-            model=model,
-            external_task_id=external_task_id,
-        )
+    page = await tasks_service.list_page(
+        tasks_service.context_of(request),
+        account,
+        limit=limit,
+        cursor=cursor,
+        status=status_filter,
+        model=model,
+        external_task_id=external_task_id,
     )
-    base_url = str(request.base_url)
     return {
         "object": "list",
-        "data": [task_object(task, context, base_url) for task in page.tasks],
+        "data": [_answer(request, task) for task in page.tasks],
         "next_cursor": page.next_cursor,
     }
 
 
 @router.post("/generation/task/{task_id}/cancel", summary="Cancel a task that has not finished")
 async def cancel_task(task_id: str, request: Request, account: CurrentAccount) -> dict[str, Any]:
-    context = _context(request)
-    try:
-        task = await run_in_threadpool(context.store.request_cancel, account.id, task_id)
-    except TaskAlreadyFinished:
-        raise Conflict(f"task {task_id!r} has already finished", param="task_id") from None
-    if task is None:
-        raise NotFound(f"no task {task_id!r}", param="task_id")
-    return task_object(task, context, str(request.base_url))
+    task = await tasks_service.cancel(tasks_service.context_of(request), account, task_id)
+    return _answer(request, task)

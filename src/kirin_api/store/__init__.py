@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from kirin_api.store.base import (
+    AccessKeyPair,
     Account,
     ApiKey,
     ClaimedDelivery,
@@ -39,6 +40,7 @@ from kirin_api.store.sql import SqlTaskStore
 from kirin_api.store.sqlite import SqliteTaskStore
 
 __all__ = [
+    "AccessKeyPair",
     "Account",
     "ApiKey",
     "ClaimedDelivery",

@@ -10,7 +10,7 @@ overwrite the task.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -75,6 +75,16 @@ class ApiKey:
     prefix: str
     created_at: float
     revoked_at: float | None = None
+    # Set for an access-key pair (``kirin keys create --kling``): its access key, in clear.
+    access_key: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessKeyPair:
+    """What checking a JWT needs: the pair's account and its secret key, still sealed."""
+
+    account: Account
+    sealed_secret: str
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,8 @@ class NewTask:
     created_at: float
     # Held of the account's balance until the task finishes (decimal text); None: free.
     reserve: str | None = None
+    # The dialect the task was created in; its callbacks are rendered in it.
+    dialect: str = "kirin"
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,7 @@ class TaskRecord:
     lease_expires_at: float | None = None
     worker_id: str | None = None
     cancel_requested: bool = False
+    dialect: str = "kirin"
 
 
 @dataclass(frozen=True)
@@ -189,7 +202,24 @@ class TaskStore(Protocol):
     def create_api_key(self, account_id: str, name: str, key_hash: str, prefix: str) -> ApiKey: ...
 
     def account_for_key(self, key_hash: str) -> Account | None:
-        """The account of an unrevoked key with this hash, else None."""
+        """The account of an unrevoked key with this hash, else None (never an access-key
+        pair's: those authenticate only by a signed token)."""
+        ...
+
+    def create_access_key(
+        self, account_id: str, name: str, access_key: str, sealed_secret: str, key_hash: str
+    ) -> ApiKey:
+        """Store an access-key pair; ``key_hash`` is the hash of its secret key (unique, never
+        looked up), ``sealed_secret`` the secret sealed with the server's secret key."""
+        ...
+
+    def access_key_pair(self, access_key: str) -> AccessKeyPair | None:
+        """The account and sealed secret of an unrevoked pair with this access key, else None."""
+        ...
+
+    def reseal_access_keys(self, reseal: Callable[[str, str], str]) -> int:
+        """Replace every pair's sealed secret by ``reseal(access_key, sealed)`` (rotating the
+        server's secret key), in one transaction; how many were resealed."""
         ...
 
     def list_api_keys(self, account_id: str | None = None) -> list[ApiKey]: ...
@@ -218,8 +248,11 @@ class TaskStore(Protocol):
         status: TaskStatus | None = None,
         model: str | None = None,
         external_task_id: str | None = None,
+        models: Sequence[str] | None = None,
+        offset: int = 0,
     ) -> Page:
-        """Newest first; ``cursor`` is the ``next_cursor`` of the previous page."""
+        """Newest first; ``cursor`` is the ``next_cursor`` of the previous page. ``models``
+        keeps the tasks of any of these models; ``offset`` skips that many (numbered pages)."""
         ...
 
     def request_cancel(self, account_id: str, task_id: str) -> TaskRecord | None:

@@ -161,6 +161,8 @@ def insert_api_key(
     key_hash: str,
     prefix: str,
     now: float,
+    access_key: str | None = None,
+    sealed_secret: str | None = None,
 ) -> ApiKey:
     stmt: Insert = _insert(conn, api_keys).values(
         id=key_id,
@@ -170,6 +172,8 @@ def insert_api_key(
         prefix=prefix,
         created_at=now,
         revoked_at=None,
+        access_key=access_key,
+        sealed_secret=sealed_secret,
     )
     return api_key_record(conn.execute(stmt.returning(*api_keys.c)).one())
 
@@ -178,10 +182,38 @@ def select_account_for_key_hash(conn: Connection, key_hash: str) -> Account | No
     stmt = (
         select(accounts)
         .join(api_keys, api_keys.c.account_id == accounts.c.id)
-        .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+        .where(
+            api_keys.c.key_hash == key_hash,
+            api_keys.c.revoked_at.is_(None),
+            api_keys.c.access_key.is_(None),
+        )
     )
     row = conn.execute(stmt).one_or_none()
     return None if row is None else account_record(row)
+
+
+def select_access_key_pair(conn: Connection, access_key: str) -> tuple[Account, str] | None:
+    """The account and sealed secret of the unrevoked pair with this access key."""
+    stmt = (
+        select(accounts, api_keys.c.sealed_secret)
+        .join(api_keys, api_keys.c.account_id == accounts.c.id)
+        .where(api_keys.c.access_key == access_key, api_keys.c.revoked_at.is_(None))
+    )
+    row = conn.execute(stmt).one_or_none()
+    return None if row is None else (account_record(row), str(row._mapping["sealed_secret"]))
+
+
+def select_sealed_secrets(conn: Connection) -> list[tuple[str, str, str]]:
+    """(key id, access key, sealed secret) of every access-key pair, revoked ones too."""
+    stmt = select(api_keys.c.id, api_keys.c.access_key, api_keys.c.sealed_secret).where(
+        api_keys.c.sealed_secret.is_not(None)
+    )
+    return [(row.id, row.access_key, row.sealed_secret) for row in conn.execute(stmt)]
+
+
+def update_sealed_secret(conn: Connection, key_id: str, sealed_secret: str) -> None:
+    stmt = update(api_keys).where(api_keys.c.id == key_id).values(sealed_secret=sealed_secret)
+    conn.execute(stmt)
 
 
 def select_api_keys(conn: Connection, account_id: str | None) -> list[ApiKey]:
@@ -192,8 +224,9 @@ def select_api_keys(conn: Connection, account_id: str | None) -> list[ApiKey]:
 
 
 def select_api_keys_by_id_or_prefix(conn: Connection, key_id_or_prefix: str) -> list[ApiKey]:
-    """The key with this id if there is one, else every key with this prefix."""
-    by_id = conn.execute(select(api_keys).where(api_keys.c.id == key_id_or_prefix)).one_or_none()
+    """The key with this id (or access key) if there is one, else every key with this prefix."""
+    named = or_(api_keys.c.id == key_id_or_prefix, api_keys.c.access_key == key_id_or_prefix)
+    by_id = conn.execute(select(api_keys).where(named)).one_or_none()
     if by_id is not None:
         return [api_key_record(by_id)]
     stmt = select(api_keys).where(api_keys.c.prefix == key_id_or_prefix).order_by(api_keys.c.id)
@@ -234,6 +267,7 @@ def insert_task(conn: Connection, task: NewTask) -> TaskRecord:
         attempt=0,
         cancel_requested=False,
         reserved_cost=task.reserve,
+        dialect=task.dialect,
     )
     return task_record(conn.execute(stmt.returning(*tasks.c)).one())
 
@@ -253,8 +287,11 @@ def select_task_page(
     status: str | None,
     model: str | None,
     external_task_id: str | None,
+    models: Sequence[str] | None = None,
+    offset: int = 0,
 ) -> list[TaskRecord]:
-    """Up to ``limit`` tasks newest first (ids are ULIDs), starting below ``before_id``."""
+    """Up to ``limit`` tasks newest first (ids are ULIDs), starting below ``before_id``, after
+    skipping ``offset`` of them."""
     conditions: list[ColumnElement[bool]] = [tasks.c.account_id == account_id]
     if before_id is not None:
         conditions.append(tasks.c.id < before_id)
@@ -264,7 +301,11 @@ def select_task_page(
         conditions.append(tasks.c.model == model)
     if external_task_id is not None:
         conditions.append(tasks.c.external_task_id == external_task_id)
+    if models is not None:
+        conditions.append(tasks.c.model.in_(list(models)))
     stmt = select(tasks).where(*conditions).order_by(tasks.c.id.desc()).limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     return [task_record(row) for row in conn.execute(stmt)]
 
 
@@ -941,6 +982,7 @@ def api_key_record(row: Row[Any]) -> ApiKey:
         prefix=m["prefix"],
         created_at=m["created_at"],
         revoked_at=m["revoked_at"],
+        access_key=m["access_key"],
     )
 
 
@@ -967,6 +1009,7 @@ def task_record(row: Row[Any]) -> TaskRecord:
         lease_expires_at=m["lease_expires_at"],
         worker_id=m["worker_id"],
         cancel_requested=bool(m["cancel_requested"]),
+        dialect=m["dialect"],
     )
 
 

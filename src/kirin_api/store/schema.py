@@ -67,6 +67,11 @@ api_keys = Table(
     Column("prefix", String(64), nullable=False, index=True),
     Column("created_at", Double, nullable=False),
     Column("revoked_at", Double, nullable=True),
+    # An access-key pair (the Kling dialect's JWTs): the access key in clear, its secret key
+    # sealed with the server's secret key (it must be read back to check signatures). NULL for
+    # a plain API key, which is only ever checked against its hash.
+    Column("access_key", String(64), nullable=True, unique=True),
+    Column("sealed_secret", Text, nullable=True),
 )
 
 tasks = Table(
@@ -97,6 +102,8 @@ tasks = Table(
     Column("cancel_requested", Boolean, nullable=False),
     # What the task holds of its account's balance until it finishes (NULL once settled).
     Column("reserved_cost", String(40), nullable=True),
+    # The dialect the task was created in (kirin, kling): its callbacks are rendered in it.
+    Column("dialect", String(16), nullable=False, server_default="kirin"),
     # NULLs are distinct in both SQLite and PostgreSQL: tasks without one never collide.
     UniqueConstraint("account_id", "external_task_id"),
     # The lease sweeps: the lease-expired tasks of some models.

@@ -46,6 +46,7 @@ from kirin_api.contract.ids import ulid
 from kirin_api.contract.status import TaskStatus
 from kirin_api.store import migrations, queries
 from kirin_api.store.base import (
+    AccessKeyPair,
     Account,
     ApiKey,
     ClaimedDelivery,
@@ -67,6 +68,9 @@ from kirin_api.store.base import (
     WebhookSecrets,
 )
 
+# How much of an access key `kirin keys list` shows (the access key is not a secret, but a
+# listing need not hand it out whole).
+ACCESS_KEY_SHOWN = 8
 # Seconds between two sweeps of expired leases by one store (see ``claim``).
 SWEEP_INTERVAL = 1.0
 # At most this many claimed tasks are remembered to have no callback_url (see ``claim``); a
@@ -224,6 +228,34 @@ class SqlTaskStore:
         with self._read() as conn:
             return queries.select_account_for_key_hash(conn, key_hash)
 
+    def create_access_key(
+        self, account_id: str, name: str, access_key: str, sealed_secret: str, key_hash: str
+    ) -> ApiKey:
+        with self._write() as conn:
+            return queries.insert_api_key(
+                conn,
+                key_id="key_" + ulid(),
+                account_id=account_id,
+                name=name,
+                key_hash=key_hash,
+                prefix=access_key[:ACCESS_KEY_SHOWN],
+                now=self._clock(),
+                access_key=access_key,
+                sealed_secret=sealed_secret,
+            )
+
+    def access_key_pair(self, access_key: str) -> AccessKeyPair | None:
+        with self._read() as conn:
+            found = queries.select_access_key_pair(conn, access_key)
+        return None if found is None else AccessKeyPair(account=found[0], sealed_secret=found[1])
+
+    def reseal_access_keys(self, reseal: Callable[[str, str], str]) -> int:
+        with self._write() as conn:
+            sealed = queries.select_sealed_secrets(conn)
+            for key_id, access_key, secret in sealed:
+                queries.update_sealed_secret(conn, key_id, reseal(access_key, secret))
+        return len(sealed)
+
     def list_api_keys(self, account_id: str | None = None) -> list[ApiKey]:
         with self._read() as conn:
             return queries.select_api_keys(conn, account_id)
@@ -333,10 +365,12 @@ class SqlTaskStore:
         status: TaskStatus | None = None,
         model: str | None = None,
         external_task_id: str | None = None,
+        models: Sequence[str] | None = None,
+        offset: int = 0,
     ) -> Page:
         """Newest first. ``cursor`` is opaque (an invalid one raises ``InvalidParameter``)."""
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, got {limit}")
+        if limit < 1 or offset < 0:
+            raise ValueError(f"limit must be at least 1 and offset at least 0: {limit}, {offset}")
         before_id = None if cursor is None else queries.decode_cursor(cursor)
         with self._read() as conn:
             # One more than asked tells whether there is a next page without a second query.
@@ -348,6 +382,8 @@ class SqlTaskStore:
                 status=None if status is None else TaskStatus(status).value,
                 model=model,
                 external_task_id=external_task_id,
+                models=models,
+                offset=offset,
             )
         page = rows[:limit]
         next_cursor = queries.encode_cursor(page[-1].id) if len(rows) > limit else None

@@ -29,7 +29,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kirin_api.net.fetch import FetchError, SafeFetcher
@@ -39,7 +39,7 @@ from kirin_api.store.base import (
     StoreUnavailable,
     TaskStore,
 )
-from kirin_api.views import ResultLinks, task_object
+from kirin_api.views import ResultLinks, TaskRenderer, task_object
 from kirin_api.webhooks.signing import webhook_headers
 
 log = logging.getLogger("kirin_api.webhooks")
@@ -93,6 +93,7 @@ class Deliverer:
         config: DeliveryConfig,
         *,
         sender: SafeFetcher | None = None,
+        renderers: Mapping[str, TaskRenderer] | None = None,
         allow_private: bool = False,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
@@ -101,6 +102,9 @@ class Deliverer:
             raise ValueError("the delivery lease must outlast the send timeout")
         self._store = store
         self._links = links
+        # How the tasks of each dialect are rendered in their callbacks; the Kirin task object
+        # for every other task (the store records the dialect a task was created in).
+        self._renderers: Mapping[str, TaskRenderer] = renderers or {}
         self._config = config
         self._sender = sender or SafeFetcher(
             allow_private=allow_private, timeout=config.timeout, user_agent=USER_AGENT
@@ -191,9 +195,10 @@ class Deliverer:
         return self._retry_or_fail(claimed, status_code, error, permanent)
 
     def body(self, claimed: ClaimedDelivery) -> bytes:
-        """The task object of the delivery's status change, as ``GET`` would answer it then
-        (result URLs signed now, so they are fresh when received)."""
-        obj = task_object(claimed.task, self._links, self._config.base_url)
+        """The task of the delivery's status change, as ``GET`` in the task's dialect would
+        answer it then (result URLs signed now, so they are fresh when received)."""
+        render = self._renderers.get(claimed.task.dialect, task_object)
+        obj = render(claimed.task, self._links, self._config.base_url)
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
     def retry_delay(self, attempts: int) -> float | None:
