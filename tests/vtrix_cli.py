@@ -24,6 +24,8 @@ import httpx
 
 USER_AGENT = "vtrix-cli/1.0.1"
 FINAL = ("completed", "failed")
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
 
 class CliError(Exception):
@@ -74,8 +76,10 @@ def _coerce_value(p: dict[str, Any], value: str) -> Any:
         return int(value)
     if kind in ("float", "number"):
         return float(value)
-    if kind in ("bool", "boolean"):
-        return value in ("1", "t", "T", "TRUE", "true", "True")
+    if kind in ("bool", "boolean"):  # Go's strconv.ParseBool
+        if value not in _TRUE + _FALSE:
+            raise CliError(f'invalid value for parameter "{p["name"]}": not a boolean')
+        return value in _TRUE
     return value
 
 

@@ -372,3 +372,36 @@ def test_limits_answer_in_kling_codes(fresh_kirin: Kirin) -> None:
                 break
         refused(limited, 429, 1302)
         assert int(limited.headers["retry-after"]) >= 1
+
+
+def test_secret_keys_are_sealed_and_the_server_secret_key_rotates(fresh_kirin: Kirin) -> None:
+    access_key, secret_key = new_pair(fresh_kirin)
+    assert access_key.startswith("ak_")
+    assert secret_key.startswith("sk_")
+    database = (fresh_kirin.data_dir / "kirin.db").read_bytes()
+    assert access_key.encode() in database
+    assert secret_key.encode() not in database
+    old_key = (fresh_kirin.data_dir / "secret-key").read_text().strip()
+    new_key = fresh_kirin.cli("keys", "new-server-secret").strip()
+    # Step 1: the new key seals, the old one still opens; step 2: reseal; step 3: old key gone.
+    fresh_kirin.env.update({"KIRIN_SECRET_KEY": new_key, "KIRIN_PREVIOUS_SECRET_KEYS": old_key})
+    fresh_kirin.cli("keys", "reseal")
+    del fresh_kirin.env["KIRIN_PREVIOUS_SECRET_KEYS"]
+    fresh_kirin.start_server(workers=0)
+    with kling_client(fresh_kirin, token(access_key, secret_key)) as client:
+        assert client.get(T2V).status_code == 200
+    log = fresh_kirin.log_path.read_text()
+    assert secret_key not in log
+    assert new_key not in log
+
+
+def test_a_server_without_the_sealing_key_refuses_and_says_so_in_its_log(
+    fresh_kirin: Kirin,
+) -> None:
+    access_key, secret_key = new_pair(fresh_kirin)
+    fresh_kirin.env["KIRIN_SECRET_KEY"] = "another-server-secret-key-of-32-characters"
+    fresh_kirin.start_server(workers=0)
+    with kling_client(fresh_kirin, token(access_key, secret_key)) as client:
+        message = refused(client.get(T2V), 401, 1000)
+    assert "signature" in message
+    assert "KIRIN_PREVIOUS_SECRET_KEYS" in fresh_kirin.log_path.read_text()

@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -79,7 +80,12 @@ def read_token(token: str) -> UnverifiedToken:
         raise TokenError(TokenProblem.MALFORMED, "the token has no iss claim (the access key)")
     for name in ("exp", "nbf"):
         value = claims.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        # NaN or Infinity (which Python's json reads) would make a token that never expires.
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise TokenError(TokenProblem.MALFORMED, f"the token's {name} must be a number")
     return UnverifiedToken(
         issuer=issuer,

@@ -120,6 +120,28 @@ def test_revoke_by_ambiguous_prefix_is_refused(store: TaskStore, account_id: str
         store.revoke_api_key("kirin_same")
 
 
+def test_access_key_pairs(store: TaskStore, clock: FakeClock) -> None:
+    alice = store.ensure_account("alice")
+    pair = store.create_access_key(alice.id, "sdk", "ak_one", "v1.sealed", key_hash="h-secret")
+    assert (pair.access_key, pair.prefix, pair.account_id) == ("ak_one", "ak_one", alice.id)
+    found = store.access_key_pair("ak_one")
+    assert found is not None
+    assert (found.account, found.sealed_secret) == (alice, "v1.sealed")
+    assert store.access_key_pair("ak_two") is None
+    # A pair never authenticates as a plain key, whatever hash is presented.
+    assert store.account_for_key("h-secret") is None
+    resealed = store.reseal_access_keys(lambda access_key, sealed: f"{sealed}+{access_key}")
+    assert resealed == 1
+    again = store.access_key_pair("ak_one")
+    assert again is not None
+    assert again.sealed_secret == "v1.sealed+ak_one"
+    clock.advance(1)
+    revoked = store.revoke_api_key("ak_one")
+    assert revoked is not None
+    assert revoked.revoked_at == clock()
+    assert store.access_key_pair("ak_one") is None
+
+
 # --- tasks, as the API sees them -------------------------------------------------------------
 
 
@@ -196,6 +218,46 @@ def test_list_filters(store: TaskStore, clock: FakeClock, account_id: str) -> No
     assert ids(external_task_id="x") == [a.id]
     assert ids(external_task_id="y") == []
     assert ids(model=T2V, status=TaskStatus.PENDING) == [a.id]
+
+
+def test_list_by_a_set_of_models_in_numbered_pages(
+    store: TaskStore, clock: FakeClock, account_id: str
+) -> None:
+    a = new_task(store, clock, account_id, model=T2V)
+    b = new_task(store, clock, account_id, model=I2V)
+    c = new_task(store, clock, account_id, model="kirin_v3_i2v")
+    d = new_task(store, clock, account_id, model=I2V)
+
+    def ids(**filters: Any) -> list[str]:
+        return [t.id for t in store.list_tasks(account_id, **filters).tasks]
+
+    assert ids(limit=10, models=[I2V, "kirin_v3_i2v"]) == [d.id, c.id, b.id]
+    assert ids(limit=2, offset=0) == [d.id, c.id]
+    assert ids(limit=2, offset=2) == [b.id, a.id]
+    assert ids(limit=2, offset=4) == []
+    assert ids(limit=1, offset=1, models=[I2V]) == [b.id]
+
+
+def test_a_task_keeps_the_dialect_it_was_created_in(
+    store: TaskStore, clock: FakeClock, account_id: str
+) -> None:
+    task = store.create_task(
+        NewTask(
+            id="task_" + ulid(clock()),
+            account_id=account_id,
+            model=T2V,
+            params={"prompt": "a cat"},
+            external_task_id=None,
+            callback_url=None,
+            created_at=clock(),
+            dialect="kling",
+        )
+    )
+    assert task.dialect == "kling"
+    found = store.get_task(account_id, task.id)
+    assert found is not None
+    assert found.dialect == "kling"
+    assert new_task(store, clock, account_id).dialect == "kirin"
 
 
 def test_list_refuses_a_forged_cursor(store: TaskStore, account_id: str) -> None:
