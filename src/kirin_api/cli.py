@@ -175,7 +175,7 @@ def worker(data_dir: DataDirOption = None) -> None:
     _logging()
     settings = _settings(data_dir=data_dir)
     store = build_store(settings)
-    engines = build_engines(load_assignments(settings.engines_file))
+    engines = build_engines(load_assignments(settings.engines_file), environ=os.environ)
     storage = build_storage(settings)
     fetcher = SafeFetcher(allow_private=settings.allow_private_networks)
     runner = Worker(

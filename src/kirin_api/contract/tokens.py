@@ -117,3 +117,18 @@ def check_token(
             TokenProblem.NOT_YET_VALID,
             "the token is not valid yet (nbf is in the future); check the client's clock",
         )
+
+
+def sign_token(issuer: str, secret_key: str, now: float, lifetime: float) -> str:
+    """An HS256 token as Kling's own samples make one: ``iss``, ``exp`` = now + ``lifetime``,
+    ``nbf`` = now - 5 (what the ``kling`` upstream engine sends)."""
+
+    def part(value: dict[str, Any]) -> str:
+        raw = json.dumps(value, separators=(",", ":")).encode("utf-8")
+        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+    header = part({"alg": "HS256", "typ": "JWT"})
+    claims = part({"iss": issuer, "exp": int(now + lifetime), "nbf": int(now - 5)})
+    signing_input = f"{header}.{claims}".encode("ascii")
+    signature = hmac.new(secret_key.encode("utf-8"), signing_input, hashlib.sha256).digest()
+    return f"{header}.{claims}." + base64.urlsafe_b64encode(signature).decode("ascii").rstrip("=")

@@ -312,6 +312,23 @@ class SafeFetcher:
         if reason is not None:
             raise FetchError(f"{param}: refused address {literal} ({reason})", param, "address")
 
+    def is_public(self, url: str) -> bool:
+        """Whether ``url``'s host resolves only to public addresses (whatever
+        ``allow_private`` says): an upstream service may then be given the URL to fetch itself."""
+        deadline = _Deadline(self.timeout)
+        try:
+            parsed = self._parse(url, "url")
+            _, literal, name = _host_of(parsed, "url")
+            port = parsed.port or (443 if parsed.scheme == "https" else 80)
+            addresses = (
+                [literal] if literal is not None else self._resolve(name, port, "url", deadline)
+            )
+        except FetchError:
+            return False
+        finally:
+            deadline.close()
+        return all(blocked_reason(ip, allow_private=False) is None for ip in addresses)
+
     def post(
         self, url: str, *, content: bytes, headers: Mapping[str, str], param: str
     ) -> PostResult:

@@ -139,6 +139,8 @@ class NewElement:
     frontal_key: str
     refer_keys: list[str]
     source_task_id: str
+    # The same subject at upstream services: engine key -> the upstream's element id.
+    upstream: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ class Element:
     refer_keys: list[str]
     source_task_id: str
     created_at: float
+    upstream: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,28 @@ class TaskStore(Protocol):
 
     def mark_cancelled(self, task_id: str, attempt: int) -> bool:
         """Processing -> cancelled (after a requested cancel); False if the lease was lost."""
+        ...
+
+    def defer(self, task_id: str, attempt: int, delay: float) -> bool:
+        """Processing -> pending again, claimable in ``delay`` seconds (an upstream asked us to
+        wait); not a lost attempt. False if the lease was lost."""
+        ...
+
+    # --- upstream engines: parallel-task slots --------------------------------------------
+    # A group (an upstream engine entry) has ``capacity`` slots; a worker holds one for each
+    # task of the group it runs, so no more than ``capacity`` run at once across all workers.
+
+    def acquire_slot(self, group: str, capacity: int, holder: str, seconds: float) -> int | None:
+        """A free (or expired) slot of ``group`` now held by ``holder`` for ``seconds``; None
+        when all ``capacity`` slots are held."""
+        ...
+
+    def renew_slot(self, group: str, slot: int, holder: str, seconds: float) -> bool:
+        """Hold the slot ``seconds`` more; False if ``holder`` no longer holds it."""
+        ...
+
+    def release_slot(self, group: str, slot: int, holder: str) -> None:
+        """Free the slot if ``holder`` holds it."""
         ...
 
     # --- accounts: money and limits ------------------------------------------------------

@@ -370,6 +370,29 @@ def _lease_expired(models: Sequence[str], now: float, *more: ColumnElement[bool]
     )
 
 
+def _attempts_lost() -> ColumnElement[int]:
+    """Claims of a task that did not end it: its attempts less the times it was deferred."""
+    return tasks.c.attempt - tasks.c.deferrals
+
+
+def defer_task(conn: Connection, task_id: str, attempt: int, until: float, now: float) -> bool:
+    """Processing -> pending again, claimable from ``until``, if ``attempt`` holds the task.
+    Not a status a client is told about (no callback): the task waits in the queue."""
+    stmt = (
+        update(tasks)
+        .where(_fenced())
+        .values(
+            status=_PENDING,
+            lease_expires_at=until,
+            worker_id=None,
+            deferrals=tasks.c.deferrals + 1,
+            updated_at=now,
+        )
+    )
+    params = {"task_id": task_id, "held_attempt": attempt}
+    return _changed(conn.execute(stmt, params))
+
+
 def cancel_expired_cancel_requested(
     conn: Connection, models: Sequence[str], now: float
 ) -> list[str]:
@@ -408,7 +431,7 @@ def fail_exhausted(
     )
     stmt = (
         update(tasks)
-        .where(tasks.c.id.in_(_lease_expired(models, now, tasks.c.attempt >= max_attempts)))
+        .where(tasks.c.id.in_(_lease_expired(models, now, _attempts_lost() >= max_attempts)))
         .values(
             status=TaskStatus.FAILED.value,
             error_code=case(dict(error_codes), value=tasks.c.model),
@@ -474,11 +497,15 @@ def _claim_statement(postgres: bool) -> Any:
     else:
         of_models = tasks.c.model.in_(bindparam("models", expanding=True))
     claimable = or_(
-        tasks.c.status == _PENDING_SQL,
+        # A pending task that a worker deferred waits until its time has come.
+        and_(
+            tasks.c.status == _PENDING_SQL,
+            or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at <= now),
+        ),
         and_(
             tasks.c.status == _PROCESSING_SQL,
             tasks.c.lease_expires_at <= now,
-            tasks.c.attempt < bindparam("max_attempts", type_=Integer),
+            _attempts_lost() < bindparam("max_attempts", type_=Integer),
             tasks.c.cancel_requested == false(),
         ),
     )
@@ -774,6 +801,7 @@ def insert_element_if_absent(
             frontal_key=element.frontal_key,
             refer_keys=json.dumps(element.refer_keys),
             source_task_id=element.source_task_id,
+            upstream=_dump(element.upstream),
             created_at=now,
             deleted_at=None,
         )
@@ -1025,6 +1053,7 @@ def element_record(row: Row[Any]) -> Element:
         refer_keys=list(json.loads(m["refer_keys"])),
         source_task_id=m["source_task_id"],
         created_at=m["created_at"],
+        upstream=dict(json.loads(m["upstream"] or "{}")),
     )
 
 

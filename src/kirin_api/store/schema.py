@@ -102,6 +102,10 @@ tasks = Table(
     Column("cancel_requested", Boolean, nullable=False),
     # What the task holds of its account's balance until it finishes (NULL once settled).
     Column("reserved_cost", String(40), nullable=True),
+    # Times a worker put the task back in the queue for later (an upstream's rate or parallel
+    # limit): not lost attempts, so they do not count towards KIRIN_MAX_ATTEMPTS. While such a
+    # task is pending, ``lease_expires_at`` says when it may be claimed again.
+    Column("deferrals", Integer, nullable=False, server_default="0"),
     # The dialect the task was created in (kirin, kling): its callbacks are rendered in it.
     Column("dialect", String(16), nullable=False, server_default="kirin"),
     # NULLs are distinct in both SQLite and PostgreSQL: tasks without one never collide.
@@ -141,6 +145,9 @@ elements = Table(
     Column("refer_keys", Text, nullable=False),
     # The kirin_custom_elements task that made it: a retried task finds its element again.
     Column("source_task_id", String(64), nullable=False, unique=True),
+    # The same subject at upstream services (JSON: engine key -> the upstream's element id),
+    # for tasks relayed there with this element in their element_list.
+    Column("upstream", Text, nullable=False, server_default="{}"),
     Column("created_at", Double, nullable=False),
     Column("deleted_at", Double, nullable=True),
     # Listing: an account's elements newest first.
@@ -199,4 +206,18 @@ webhook_secrets = Table(
     Column("previous_expires_at", Double, nullable=True),
     Column("created_at", Double, nullable=False),
     Column("rotated_at", Double, nullable=True),
+)
+
+# --- upstream engines: parallel-task slots ---------------------------------------------------
+
+engine_slots = Table(
+    "engine_slots",
+    metadata,
+    # One row per slot of an upstream engine entry's ``max_concurrent``: a worker holds a slot
+    # while a task of that entry runs, so at most that many run at once across all workers.
+    Column("group_key", String(200), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    # Who holds it (a task id) and until when; a holder that dies frees it by expiring.
+    Column("holder", String(64), nullable=True),
+    Column("expires_at", Double, nullable=True),
 )

@@ -44,7 +44,7 @@ from sqlalchemy import Connection, Engine, exc
 from kirin_api.contract.errors import TaskErrorKind, task_error_code
 from kirin_api.contract.ids import ulid
 from kirin_api.contract.status import TaskStatus
-from kirin_api.store import migrations, queries
+from kirin_api.store import migrations, queries, slots
 from kirin_api.store.base import (
     AccessKeyPair,
     Account,
@@ -111,6 +111,8 @@ class SqlTaskStore:
         self._clock = clock
         self._pid = os.getpid()
         self._secrets: dict[str, bytes] = {}
+        # Slot groups whose rows this store has made sure of (see ``acquire_slot``).
+        self._slot_groups: set[str] = set()
         # By the store's clock, per set of models: when ``claim`` sweeps expired leases next.
         self._next_sweep: dict[tuple[str, ...], float] = {}
         self._lock = threading.Lock()
@@ -514,6 +516,30 @@ class SqlTaskStore:
             return queries.cancel_claimed_task(conn, task_id, attempt, now, alone=alone)
 
         return self._finish_task(task_id, finish)
+
+    def defer(self, task_id: str, attempt: int, delay: float) -> bool:
+        now = self._clock()
+        with self._write() as conn:
+            return queries.defer_task(conn, task_id, attempt, now + delay, now)
+
+    # --- upstream engines: parallel-task slots --------------------------------------------
+
+    def acquire_slot(self, group: str, capacity: int, holder: str, seconds: float) -> int | None:
+        now = self._clock()
+        with self._write() as conn:
+            if group not in self._slot_groups:
+                slots.ensure_slots(conn, group, capacity)
+            slot = slots.acquire_slot(conn, group, capacity, holder, now + seconds, now)
+        self._slot_groups.add(group)
+        return slot
+
+    def renew_slot(self, group: str, slot: int, holder: str, seconds: float) -> bool:
+        with self._write() as conn:
+            return slots.renew_slot(conn, group, slot, holder, self._clock() + seconds)
+
+    def release_slot(self, group: str, slot: int, holder: str) -> None:
+        with self._write() as conn:
+            slots.release_slot(conn, group, slot, holder)
 
     def _finish_task(
         self,

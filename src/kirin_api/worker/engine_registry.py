@@ -3,17 +3,22 @@
 The file is TOML::
 
     [models.kirin_v1_t2v]
-    engine = "diffusers"        # or "preview"
+    engine = "diffusers"        # or "preview", or an upstream: "kling", "kirin"
     weights = "/models/Wan2.1-T2V-1.3B-Diffusers"
-    steps = 30                  # engine options: docs/gpu-engine.md
+    steps = 30                  # engine options: docs/gpu-engine.md, docs/gateway.md
+
+    [models.kirin_v3_i2v]
+    engines = ["diffusers", "kling"]   # in order: the next one takes a task the one before
+                                        # answers ...094 for (see engines.chain)
 
 Models not named in the file run on ``preview`` where it supports them. A worker claims only
 the models it has an engine for, so GPU hosts and CPU hosts can share one queue.
 
-A file that cannot be read, an unknown model or engine, or a malformed option stops the worker
-(:class:`EngineConfigError`): the configuration is wrong and must be fixed. A model whose
-weights directory is missing or broken is reported once, in the log, and left out: this worker
-does not claim it, and serves its other models.
+A file that cannot be read, an unknown model or engine, a malformed option or an upstream
+secret whose variable is not set stops the worker (:class:`EngineConfigError`): the
+configuration is wrong and must be fixed. A model whose weights directory is missing or broken
+is reported once, in the log, and left out: this worker does not claim it, and serves its other
+models.
 """
 
 from __future__ import annotations
@@ -26,14 +31,31 @@ from typing import Any
 
 from kirin_api.contract.registry import served_models
 from kirin_api.engines.base import Engine
+from kirin_api.engines.chain import EngineChain
 from kirin_api.engines.preview import PreviewEngine
+from kirin_api.engines.upstream import (
+    OPTION_NAMES,
+    UPSTREAM_ENGINES,
+    UpstreamConfigError,
+    build_upstream_engine,
+)
 
 log = logging.getLogger("kirin_api.worker")
-ENGINES = ("preview", "diffusers")
+ENGINES = ("preview", "diffusers", *UPSTREAM_ENGINES)
 
 
 class EngineConfigError(Exception):
     """The engines file is unreadable or names an engine that cannot run here."""
+
+
+def engine_names(options: Mapping[str, Any]) -> list[str]:
+    """The engines of one model's table, in order: ``engines = [...]`` or ``engine = "..."``."""
+    names = options.get("engines")
+    if names is None:
+        return [str(options.get("engine", "preview"))]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise EngineConfigError("engines must be a non-empty list of engine names")
+    return list(names)
 
 
 def load_assignments(path: Path | None) -> dict[str, dict[str, Any]]:
@@ -54,26 +76,56 @@ def load_assignments(path: Path | None) -> dict[str, dict[str, Any]]:
     for model, options in models.items():
         if not isinstance(options, dict):
             raise EngineConfigError(f"{path}: [models.{model}] must be a table")
-        name = options.get("engine", "preview")
-        if name not in ENGINES:
-            raise EngineConfigError(
-                f"{path}: [models.{model}] engine {name!r} is not known; known engines: "
-                f"{', '.join(ENGINES)}"
-            )
+        try:
+            names = engine_names(options)
+        except EngineConfigError as exc:
+            raise EngineConfigError(f"{path}: [models.{model}] {exc}") from None
+        for name in names:
+            if name not in ENGINES:
+                raise EngineConfigError(
+                    f"{path}: [models.{model}] engine {name!r} is not known; known engines: "
+                    f"{', '.join(ENGINES)}"
+                )
     return {model: dict(options) for model, options in models.items()}
 
 
-def build_engines(assignments: Mapping[str, Mapping[str, Any]]) -> dict[str, Engine]:
-    """model id -> the engine that renders it on this worker."""
+def build_engines(
+    assignments: Mapping[str, Mapping[str, Any]], environ: Mapping[str, str] | None = None
+) -> dict[str, Engine]:
+    """model id -> the engine that renders it on this worker (a chain where a model names
+    several). ``environ`` holds the secrets that upstream engines' tables name."""
     preview = PreviewEngine()
+    environ = environ or {}
+    gpu = {
+        model: {k: v for k, v in options.items() if k not in OPTION_NAMES and k != "engines"}
+        for model, options in assignments.items()
+        if "diffusers" in engine_names(options)
+    }
+    gpu_engines = _diffusers_engines(gpu) if gpu else {}
     engines: dict[str, Engine] = {}
-    gpu = {m: o for m, o in assignments.items() if o.get("engine", "preview") == "diffusers"}
-    if gpu:
-        engines.update(_diffusers_engines(gpu))
     for model in served_models():
-        if model not in gpu and preview.supports(model):
-            engines[model] = preview
+        options = assignments.get(model, {})
+        names = engine_names(options)
+        chain: list[Engine] = []
+        for name in names:
+            if name == "preview" and preview.supports(model):
+                chain.append(preview)
+            elif name == "diffusers" and model in gpu_engines:
+                chain.append(gpu_engines[model])
+            elif name in UPSTREAM_ENGINES:
+                chain.append(_upstream(name, model, options, environ, alone=len(names) == 1))
+        if chain:
+            engines[model] = chain[0] if len(chain) == 1 else EngineChain(chain)
     return engines
+
+
+def _upstream(
+    name: str, model: str, options: Mapping[str, Any], environ: Mapping[str, str], alone: bool
+) -> Engine:
+    try:
+        return build_upstream_engine(name, model, options, environ, alone=alone)
+    except UpstreamConfigError as exc:
+        raise EngineConfigError(str(exc)) from exc
 
 
 def _diffusers_engines(assignments: Mapping[str, Mapping[str, Any]]) -> dict[str, Engine]:

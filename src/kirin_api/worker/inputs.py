@@ -39,6 +39,10 @@ class PreparedInputs:
 
     paths: dict[str, Path] = field(default_factory=dict)
     facts: dict[str, MediaFacts] = field(default_factory=dict)
+    # URL parameters whose host is public (only worked out when asked: upstream engines).
+    public_urls: set[str] = field(default_factory=set)
+    # The subjects of element_list by id: engine key -> the upstream's id for it.
+    element_refs: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
 def content_key(path: Path) -> str:
@@ -60,10 +64,16 @@ class InputPreparer:
         self._store = store
 
     def prepare(
-        self, task: TaskRecord, workdir: Path, check: Callable[[], None] = lambda: None
+        self,
+        task: TaskRecord,
+        workdir: Path,
+        check: Callable[[], None] = lambda: None,
+        *,
+        classify_urls: bool = False,
     ) -> PreparedInputs:
         """Fetch, decode and check every input of ``task`` into ``workdir``; ``check`` is called
-        between inputs (it raises when the task was cancelled)."""
+        between inputs (it raises when the task was cancelled). ``classify_urls``: also find
+        which URLs are on public addresses (for engines that relay them upstream)."""
         prepared = PreparedInputs()
         manifest = self._load_manifest(task.id)
         for index, ref in enumerate(media_refs(task.model, task.params)):
@@ -72,6 +82,8 @@ class InputPreparer:
             self._materialise(ref, manifest, path)
             prepared.paths[ref.param] = path
             prepared.facts[ref.param] = self._check(ref, path)
+            if classify_urls and ref.is_url and self._fetcher.is_public(ref.value):
+                prepared.public_urls.add(ref.param)
         if manifest:
             self._storage.put_bytes(
                 manifest_key(task.id), json.dumps(manifest).encode(), "application/json"
@@ -138,6 +150,7 @@ class InputPreparer:
             path = workdir / f"element-{index}"
             path.write_bytes(self._storage.get_bytes(element.frontal_key))
             prepared.paths[f"element_list.{index}"] = path
+            prepared.element_refs[element.id] = dict(element.upstream)
 
 
 def _image_rules(ref: MediaRef) -> ImageRules:

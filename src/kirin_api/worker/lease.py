@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from kirin_api.store.base import StoreUnavailable, TaskStore
 
@@ -23,12 +24,15 @@ class LeaseKeeper:
         *,
         lease_seconds: float,
         interval: float,
+        also: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._task_id = task_id
         self._attempt = attempt
         self._lease_seconds = lease_seconds
         self._interval = interval
+        # Called with every heartbeat (what else the task holds: an upstream's slots).
+        self._also = also
         self._progress = 0.0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{task_id}", daemon=True)
@@ -67,3 +71,7 @@ class LeaseKeeper:
                 return
             if beat.cancel_requested:
                 self.cancel_requested = True
+            try:
+                self._also()
+            except StoreUnavailable as exc:
+                log.warning("renewing what %s holds failed: %s", self._task_id, exc)

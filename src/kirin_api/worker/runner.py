@@ -26,11 +26,21 @@ import numpy as np
 from PIL import Image
 
 from kirin_api.contract.errors import TaskErrorKind, TaskFailure, task_error_code
-from kirin_api.contract.job import OutputSpec, RenderJob
+from kirin_api.contract.job import NO_VIDEO, OutputSpec, RenderJob
 from kirin_api.contract.media import MediaFacts
 from kirin_api.contract.pricing import PricingTable, format_cost
 from kirin_api.contract.registry import output_spec, produces_video, render_seed, served_models
-from kirin_api.engines.base import Engine, Frame, RenderCancelled, RenderControl
+from kirin_api.engines.base import (
+    DeferTask,
+    ElementMaker,
+    Engine,
+    Frame,
+    RenderCancelled,
+    RenderControl,
+    RenderOutput,
+    relays_upstream,
+    slot_groups,
+)
 from kirin_api.media.encode import (
     EncodeCancelled,
     EncodeError,
@@ -44,6 +54,7 @@ from kirin_api.storage.base import BlobStorage, StorageError
 from kirin_api.store.base import NewElement, StoreUnavailable, TaskRecord, TaskStore
 from kirin_api.worker.inputs import InputPreparer, PreparedInputs
 from kirin_api.worker.lease import LeaseKeeper
+from kirin_api.worker.slots import SlotHolder
 
 log = logging.getLogger("kirin_api.worker")
 
@@ -92,6 +103,13 @@ class Worker:
         # (kirin_custom_elements only stores images).
         engineless = {model for model in served_models() if not produces_video(model)}
         self.models = sorted(set(self._engines) | engineless)
+        # Upstreams' parallel-task limits, shared with every other worker through the store.
+        self._slots = SlotHolder(
+            store,
+            {model: slot_groups(engine) for model, engine in self._engines.items()},
+            holder=config.worker_id,
+            seconds=config.lease_seconds,
+        )
 
     def run(self, stop: threading.Event) -> None:
         """Claim and process tasks until ``stop`` is set (a task in hand is finished first)."""
@@ -112,15 +130,18 @@ class Worker:
                 self._store.wait_for_work(self.models, self._config.poll_interval, stop)
 
     def run_once(self) -> TaskRecord | None:
-        """Claim one task and process it; None when there was nothing to claim."""
-        task = self._store.claim(
-            self._config.worker_id,
-            self.models,
-            self._config.lease_seconds,
-            self._config.max_attempts,
-        )
-        if task is not None:
-            self.process(task)
+        """Claim one task and process it; None when there was nothing to claim. Models whose
+        upstream is at its parallel-task limit are not claimed: their tasks stay pending."""
+        with self._slots.reserve(self.models) as claimable:
+            task = self._store.claim(
+                self._config.worker_id,
+                claimable.models,
+                self._config.lease_seconds,
+                self._config.max_attempts,
+            )
+            claimable.keep_for(task.model if task is not None else None)
+            if task is not None:
+                self.process(task)
         return task
 
     def process(self, task: TaskRecord) -> None:
@@ -133,6 +154,7 @@ class Worker:
             task.attempt,
             lease_seconds=self._config.lease_seconds,
             interval=self._config.heartbeat_interval,
+            also=self._slots.renew,
         )
         try:
             with lease:
@@ -143,6 +165,9 @@ class Worker:
                 log.info("task %s cancelled", task.id)
             else:
                 log.warning("task %s abandoned: its lease went to another worker", task.id)
+        except DeferTask as wait:
+            if self._store.defer(task.id, task.attempt, wait.seconds):
+                log.info("task %s back in the queue for %.1fs: %s", task.id, wait.seconds, wait)
         except TaskFailure as failure:
             self._fail(task, failure.kind, failure.message)
         except MemoryError:
@@ -166,12 +191,11 @@ class Worker:
             report_progress=lambda f: lease.set_progress(RENDER_SHARE * f),
             should_stop=lease.should_stop,
         )
-        prepared = self._inputs.prepare(task, workdir, control.check)
-        if not produces_video(task.model):
-            self._finish_element(task, prepared, workdir)
-            return
-        engine = self._engines[task.model]
-        spec = output_spec(task.model, task.params, prepared.facts)
+        engine = self._engines.get(task.model)
+        relays = engine is not None and relays_upstream(engine)
+        prepared = self._inputs.prepare(task, workdir, control.check, classify_urls=relays)
+        video = produces_video(task.model)
+        spec = output_spec(task.model, task.params, prepared.facts) if video else NO_VIDEO
         job = RenderJob(
             task_id=task.id,
             model=task.model,
@@ -179,13 +203,62 @@ class Worker:
             spec=spec,
             seed=render_seed(task.model, task.params),
             inputs={param: str(path) for param, path in prepared.paths.items()},
+            workdir=str(workdir),
+            public_urls=frozenset(prepared.public_urls),
+            element_refs=prepared.element_refs,
         )
+        if not video:
+            upstream: dict[str, str] = {}
+            if relays and isinstance(engine, ElementMaker):
+                upstream = engine.make_element(job, control)
+            self._finish_element(task, prepared, workdir, upstream)
+            return
+        assert engine is not None
         output = engine.render(job, control)
         watermarked = bool(task.params.get("watermark_info", {}).get("enabled"))
         clean_path = workdir / "video.mp4"
         marked_path = workdir / "video_watermarked.mp4"
-        targets = [VideoTarget(clean_path)]
+        if output.video_path is not None:
+            _take_delivered(output, clean_path, marked_path if watermarked else None)
+        else:
+            self._encode(output, spec, lease, clean_path, marked_path if watermarked else None)
+        render_seconds = time.monotonic() - started
+        self._verify(clean_path, spec)
+        control.check()
+
+        content: dict[str, Any] = {
+            "type": "video",
+            "key": f"results/{task.id}/video.mp4",
+            "duration": spec.duration,
+        }
+        self._storage.put_file(content["key"], clean_path, "video/mp4")
         if watermarked:
+            content["watermark_key"] = f"results/{task.id}/video_watermarked.mp4"
+            self._storage.put_file(content["watermark_key"], marked_path, "video/mp4")
+        metadata = {
+            "engine": engine.name,
+            **output.metadata,
+            "width": spec.width,
+            "height": spec.height,
+            "fps": spec.fps,
+            "frames": spec.frames,
+            "render_seconds": round(render_seconds, 3),
+        }
+        cost = self._pricing.cost(task.model, task.params, seconds=spec.duration)
+        if self._complete(task, content, cost, metadata):
+            log.info("task %s completed in %.2fs", task.id, render_seconds)
+
+    @staticmethod
+    def _encode(
+        output: RenderOutput,
+        spec: OutputSpec,
+        lease: LeaseKeeper,
+        clean_path: Path,
+        marked_path: Path | None,
+    ) -> None:
+        """Encode the engine's frames into the clean video and, if asked, the marked one."""
+        targets = [VideoTarget(clean_path)]
+        if marked_path is not None:
             targets.append(
                 VideoTarget(marked_path, transform=make_watermark(spec.width, spec.height))
             )
@@ -208,31 +281,6 @@ class Worker:
             raise
         except EncodeError as exc:
             raise TaskFailure(TaskErrorKind.INTERNAL, f"encoding failed: {exc}") from exc
-        render_seconds = time.monotonic() - started
-        self._verify(clean_path, spec)
-        control.check()
-
-        content: dict[str, Any] = {
-            "type": "video",
-            "key": f"results/{task.id}/video.mp4",
-            "duration": spec.duration,
-        }
-        self._storage.put_file(content["key"], clean_path, "video/mp4")
-        if watermarked:
-            content["watermark_key"] = f"results/{task.id}/video_watermarked.mp4"
-            self._storage.put_file(content["watermark_key"], marked_path, "video/mp4")
-        metadata = {
-            **output.metadata,
-            "engine": engine.name,
-            "width": spec.width,
-            "height": spec.height,
-            "fps": spec.fps,
-            "frames": spec.frames,
-            "render_seconds": round(render_seconds, 3),
-        }
-        cost = self._pricing.cost(task.model, task.params, seconds=spec.duration)
-        if self._complete(task, content, cost, metadata):
-            log.info("task %s completed in %.2fs", task.id, render_seconds)
 
     def _complete(
         self, task: TaskRecord, content: dict[str, Any], cost: Decimal, metadata: dict[str, Any]
@@ -263,8 +311,15 @@ class Worker:
                 f"result is {actual} (width, height, fps, frames, audio), expected {expected}",
             )
 
-    def _finish_element(self, task: TaskRecord, prepared: PreparedInputs, workdir: Path) -> None:
-        """A ``kirin_custom_elements`` task: store the subject's images and the element."""
+    def _finish_element(
+        self,
+        task: TaskRecord,
+        prepared: PreparedInputs,
+        workdir: Path,
+        upstream: dict[str, str],
+    ) -> None:
+        """A ``kirin_custom_elements`` task: store the subject's images and the element (and
+        where it exists upstream, when an upstream engine made it there too)."""
         params = task.params
         prefix = f"elements/{task.id}"
         if params["reference_type"] == "video_refer":
@@ -296,14 +351,30 @@ class Worker:
                 frontal_key=frontal_key,
                 refer_keys=refer_keys,
                 source_task_id=task.id,
+                upstream=upstream,
             )
         )
+        engine = self._engines.get(task.model)
+        metadata: dict[str, Any] = {"engine": engine.name if engine else "preview"}
+        metadata["element_id"] = element.id
+        if upstream:
+            metadata["upstream_element_ids"] = upstream
         self._complete(
             task,
             {"type": "element", "element_id": element.id},
             self._pricing.cost(task.model, task.params),
-            {"engine": "preview", "element_id": element.id},
+            metadata,
         )
+
+
+def _take_delivered(output: RenderOutput, clean_path: Path, marked_path: Path | None) -> None:
+    """An engine's finished MP4 (and its marked version) as the task's result files."""
+    assert output.video_path is not None
+    shutil.move(output.video_path, clean_path)
+    if marked_path is not None:
+        if output.watermarked_path is None:
+            raise TaskFailure(TaskErrorKind.RESULT_PARSING, "the engine made no watermarked video")
+        shutil.move(output.watermarked_path, marked_path)
 
 
 def _extension(facts: MediaFacts) -> str:

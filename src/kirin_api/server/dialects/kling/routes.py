@@ -12,12 +12,12 @@ its name), never dropped. The one rename is Kling's element video list,
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from kirin_api.contract.errors import InvalidParameter, InvalidRequest, NotFound
+from kirin_api.contract.kling_products import PRODUCTS, Product
 from kirin_api.server import tasks_service
 from kirin_api.server.context import ServerContext
 from kirin_api.server.dialects.kling.auth import authenticate
@@ -28,57 +28,6 @@ from kirin_api.store.base import Account, TaskRecord
 DIALECT = "kling"
 CurrentAccount = Annotated[Account, Depends(authenticate)]
 router = APIRouter(tags=["kling"])
-
-T2V, I2V, MULTI = "kirin_v1_t2v", "kirin_v1_i2v", "kirin_v1_6_multi_i2v"
-V3_I2V, MOTION, ELEMENTS = "kirin_v3_i2v", "kirin_v3_motion_control", "kirin_custom_elements"
-
-
-@dataclass(frozen=True)
-class Product:
-    """One of Kling's products: its path and how its ``model_name`` picks a model."""
-
-    path: str
-    # model_name -> our model; None: the product has no model_name (it is a parameter error).
-    model_names: dict[str, str] | None
-    default_name: str | None = None
-    fixed_model: str | None = None
-
-    @property
-    def models(self) -> list[str]:
-        if self.model_names is None:
-            return [str(self.fixed_model)]
-        return list(dict.fromkeys(self.model_names.values()))
-
-    def model_for(self, body: dict[str, Any]) -> str:
-        """Our model id for ``body``, taking ``model_name`` (and Kling's older ``model``) out."""
-        if self.model_names is None:
-            return str(self.fixed_model)
-        given = body.pop("model_name", None)
-        legacy = body.pop("model", None)  # Kling's older name of the field
-        name = given if given is not None else legacy
-        if name is None or name == "":
-            name = self.default_name
-        if not isinstance(name, str) or name not in self.model_names:
-            names = ", ".join(self.model_names)
-            raise InvalidParameter(
-                f"model_name must be one of {names} on {self.path} (the models this server "
-                f"serves there); got {name!r}",
-                param="model_name",
-            )
-        return self.model_names[name]
-
-
-PRODUCTS = [
-    Product("/v1/videos/text2video", {"kling-v1": T2V, "kling-v1-6": T2V}, "kling-v1"),
-    Product(
-        "/v1/videos/image2video",
-        {"kling-v1": I2V, "kling-v1-5": I2V, "kling-v1-6": I2V, "kling-v3": V3_I2V},
-        "kling-v1",
-    ),
-    Product("/v1/videos/multi-image2video", {"kling-v1-6": MULTI}, "kling-v1-6"),
-    Product("/v1/videos/motion-control", {"kling-v2-6": MOTION, "kling-v3": MOTION}, "kling-v2-6"),
-    Product("/v1/general/advanced-custom-elements", None, fixed_model=ELEMENTS),
-]
 
 
 def kirin_body(product: Product, body: object) -> dict[str, Any]:
