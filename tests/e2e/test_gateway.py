@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kirin_api.contract.registry import served_models
 from kirin_api.media.probe import probe_video
 from tests.e2e.harness import FINISHED, Kirin, fetch_video, free_port, submit, wait_for
 from tests.file_server import FileServer
@@ -23,14 +24,6 @@ pytestmark = pytest.mark.slow
 PNG_800x600 = image_bytes(800, 600)
 PNG_600x900 = image_bytes(600, 900, seed=3)
 FAST = {"poll_interval": 0.2, "max_poll_interval": 0.5, "retry_seconds": 2, "defer_seconds": 0.5}
-MODELS = (
-    "kirin_v1_t2v",
-    "kirin_v1_i2v",
-    "kirin_v1_6_multi_i2v",
-    "kirin_v3_i2v",
-    "kirin_v3_motion_control",
-    "kirin_custom_elements",
-)
 
 
 class Upstream:
@@ -138,7 +131,7 @@ def test_every_model_through_the_kling_dialect(
     files: FileServer,
     tmp_path: Path,
 ) -> None:
-    tables = {model: kling_table(upstream) for model in MODELS}
+    tables = {model: kling_table(upstream) for model in served_models()}
     # The reference video is on loopback: this closed network lets the upstream fetch it.
     tables["kirin_v3_motion_control"]["forward_private_urls"] = True
     server = started(stopping, gateway(tmp_path / "gw", upstream, tables))
@@ -303,6 +296,12 @@ def test_a_worker_killed_after_the_upstream_create_leaves_one_upstream_task(
     assert record.attempt == 2
 
 
+def create_t2v(client: httpx.Client, count: int) -> list[str]:
+    """Create ``count`` text-to-video tasks; their ids."""
+    bodies = [{"model": "kirin_v1_t2v", "prompt": f"scene {n}"} for n in range(count)]
+    return [client.post("/model/v1/generation", json=body).json()["id"] for body in bodies]
+
+
 def _account(server: Kirin) -> str:
     account = server.store().get_account("default")
     assert account is not None
@@ -319,12 +318,7 @@ def test_max_concurrent_holds_the_rest_pending(tmp_path: Path, stopping: list[Ki
     )
     key = server.create_key()
     with server.client(key) as client:
-        ids = [
-            client.post(
-                "/model/v1/generation", json={"model": "kirin_v1_t2v", "prompt": f"{n}"}
-            ).json()["id"]
-            for n in range(4)
-        ]
+        ids = create_t2v(client, 4)
         deadline = time.monotonic() + 60
         while sum(len(up.tasks(task_id)) for task_id in ids) < 2:
             assert time.monotonic() < deadline
@@ -363,12 +357,7 @@ def test_an_upstream_at_its_limit_makes_the_task_wait_not_fail(
     )
     key = server.create_key()
     with server.client(key) as client:
-        ids = [
-            client.post(
-                "/model/v1/generation", json={"model": "kirin_v1_t2v", "prompt": f"{n}"}
-            ).json()["id"]
-            for n in range(2)
-        ]
+        ids = create_t2v(client, 2)
         time.sleep(3)  # the second meets the upstream's 1303 and goes back to the queue
         upstream_server.start_worker()
         finals = [wait_for(client, task_id) for task_id in ids]

@@ -214,7 +214,16 @@ class SqlTaskStore:
             raise StoreError(f"account {name!r} vanished")
         return account
 
-    def create_api_key(self, account_id: str, name: str, key_hash: str, prefix: str) -> ApiKey:
+    def create_api_key(
+        self,
+        account_id: str,
+        name: str,
+        key_hash: str,
+        prefix: str,
+        *,
+        access_key: str | None = None,
+        sealed_secret: str | None = None,
+    ) -> ApiKey:
         with self._write() as conn:
             return queries.insert_api_key(
                 conn,
@@ -224,6 +233,8 @@ class SqlTaskStore:
                 key_hash=key_hash,
                 prefix=prefix,
                 now=self._clock(),
+                access_key=access_key,
+                sealed_secret=sealed_secret,
             )
 
     def account_for_key(self, key_hash: str) -> Account | None:
@@ -233,18 +244,14 @@ class SqlTaskStore:
     def create_access_key(
         self, account_id: str, name: str, access_key: str, sealed_secret: str, key_hash: str
     ) -> ApiKey:
-        with self._write() as conn:
-            return queries.insert_api_key(
-                conn,
-                key_id="key_" + ulid(),
-                account_id=account_id,
-                name=name,
-                key_hash=key_hash,
-                prefix=access_key[:ACCESS_KEY_SHOWN],
-                now=self._clock(),
-                access_key=access_key,
-                sealed_secret=sealed_secret,
-            )
+        return self.create_api_key(
+            account_id,
+            name,
+            key_hash,
+            access_key[:ACCESS_KEY_SHOWN],
+            access_key=access_key,
+            sealed_secret=sealed_secret,
+        )
 
     def access_key_pair(self, access_key: str) -> AccessKeyPair | None:
         with self._read() as conn:

@@ -73,11 +73,13 @@ class UpstreamClient:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._classify = classify
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._clock = clock
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
@@ -99,7 +101,7 @@ class UpstreamClient:
         """The JSON of a successful answer. ``retry``: a request without a usable answer is
         sent again (only for requests that may be repeated: reads, and creates that the
         upstream deduplicates by ``external_task_id``)."""
-        started = time.monotonic()
+        started = self._clock()
         wait = self._retry.first
         while True:
             try:
@@ -113,10 +115,10 @@ class UpstreamClient:
                 return response.json()
             if problem.kind != "unavailable" or not retry:
                 raise problem
-            if time.monotonic() - started + wait > self._retry.total:
+            if self._clock() - started + wait > self._retry.total:
                 raise UpstreamError(
                     "unavailable",
-                    f"{problem.message} (tried for {time.monotonic() - started:.0f}s)",
+                    f"{problem.message} (tried for {self._clock() - started:.0f}s)",
                 )
             log.info("upstream %s: %s; again in %.1fs", self.base_url, problem.message, wait)
             self._sleep(wait)
@@ -137,7 +139,7 @@ class UpstreamClient:
 
     def download(self, url: str, dest: Path, headers: Mapping[str, str] | None = None) -> None:
         """Stream a result to ``dest`` (at most :data:`MAX_RESULT_BYTES`), retried like reads."""
-        started = time.monotonic()
+        started = self._clock()
         wait = self._retry.first
         while True:
             try:
@@ -145,7 +147,7 @@ class UpstreamClient:
                 return
             except UpstreamError as exc:
                 if exc.kind != "unavailable" or (
-                    time.monotonic() - started + wait > self._retry.total
+                    self._clock() - started + wait > self._retry.total
                 ):
                     raise
                 self._sleep(wait)
@@ -154,7 +156,11 @@ class UpstreamClient:
     def _download_once(self, url: str, dest: Path, headers: Mapping[str, str] | None) -> None:
         size = 0
         try:
-            with self._http.stream("GET", url, headers=dict(headers or {})) as response:
+            # Results may sit behind a CDN that redirects; API calls never follow redirects.
+            stream = self._http.stream(
+                "GET", url, headers=dict(headers or {}), follow_redirects=True
+            )
+            with stream as response:
                 if response.status_code != 200:
                     kind: ErrorKind = "unavailable" if response.status_code >= 500 else "not_found"
                     raise UpstreamError(kind, f"result download: HTTP {response.status_code}")

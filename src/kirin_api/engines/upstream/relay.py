@@ -165,12 +165,18 @@ class UpstreamEngine:
         try:
             return self._dialect.create(self._client, job, params)
         except UpstreamError as exc:
-            if exc.kind != "conflict":
+            if exc.kind not in ("conflict", "bad_request"):
                 raise
-        again = self._dialect.find(self._client, job)
-        if again is None:
-            raise UpstreamError("unavailable", "the upstream refused a duplicate it cannot find")
-        return again
+            # A create sent again after a lost answer may be refused as a duplicate id, by a
+            # code that does not say so: if the task is there after all, it is ours.
+            again = self._dialect.find(self._client, job)
+            if again is not None:
+                return again
+            if exc.kind == "conflict":
+                raise UpstreamError(
+                    "unavailable", "the upstream refused a duplicate it cannot find"
+                ) from exc
+            raise
 
     def _wait(self, job: RenderJob, remote: Remote, control: RenderControl) -> Remote:
         deadline = self._clock() + self.options.timeout_seconds
