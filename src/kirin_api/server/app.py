@@ -7,7 +7,9 @@ from fastapi import FastAPI
 from kirin_api import __version__
 from kirin_api.server.context import ServerContext
 from kirin_api.server.dialects import all_dialects
+from kirin_api.server.docs_pages import install_docs_pages
 from kirin_api.server.errors import install_error_handlers
+from kirin_api.server.openapi import install_openapi
 
 DESCRIPTION = """A self-hosted server for the Kirin video-generation API.
 
@@ -22,11 +24,23 @@ access-key pairs) and to the Vtrix CLI (`/api/v1/skill/...`): see docs/dialects.
 
 def create_app(context: ServerContext) -> FastAPI:
     """Build the app around ready-made store and storage (see ``kirin_api.cli``)."""
-    app = FastAPI(title="Kirin API", version=__version__, description=DESCRIPTION)
+    app = FastAPI(
+        title="Kirin API",
+        version=__version__,
+        description=DESCRIPTION,
+        # Operation ids are the routes' names (create_task, get_task ...): what client
+        # generators name their functions after.
+        generate_unique_id_function=lambda route: route.name,
+        # Served by install_docs_pages from local assets instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.context = context
     dialects = all_dialects()
     install_error_handlers(app, dialects)
     for dialect in dialects:
         for router in dialect.routers:
             app.include_router(router)
+    install_openapi(app)
+    install_docs_pages(app)
     return app

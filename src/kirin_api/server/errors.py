@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from fastapi import FastAPI, Request
@@ -53,6 +54,19 @@ def _query_param_error(exc: RequestValidationError) -> InvalidParameter:
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method of this path, from the OpenAPI document (Starlette's 405 names only the
+    first matching route's, and one path's methods are often several routes)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI, dialects: list[Dialect]) -> None:
     """Every error becomes a :class:`RequestError`, answered by the dialect that owns the path
     (its own envelope and codes) or else in the Kirin envelope."""
@@ -86,10 +100,15 @@ def install_error_handlers(app: FastAPI, dialects: list[Dialect]) -> None:
         if exc.status_code == 404:
             return respond(request, NotFound(f"no route {request.method} {request.url.path}"))
         if exc.status_code == 405:
+            allowed = _allowed_methods(request)
             answer = respond(
-                request, MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+                request,
+                MethodNotAllowed(
+                    f"{request.method} is not allowed on {request.url.path}; "
+                    f"allowed: {', '.join(allowed)}"
+                ),
             )
-            answer.headers.update(exc.headers or {})
+            answer.headers["Allow"] = ", ".join(allowed)
             return answer
         code = _HTTP_CODES.get(exc.status_code, "error")
         body = {"error": {"code": code, "message": str(exc.detail)}}

@@ -23,6 +23,7 @@ import base64
 import binascii
 import functools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
@@ -865,22 +866,31 @@ def soft_delete_element(conn: Connection, account_id: str, element_id: int, now:
 
 
 def encode_element_cursor(last: Element) -> str:
-    raw = f"{last.created_at!r}:{last.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    """The opaque ``next_cursor`` of an element page: ``<created_at>_<id>`` of its last one."""
+    return f"{last.created_at!r}_{last.id}"
+
+
+_ELEMENT_CURSOR = re.compile(r"^([0-9]{1,12}(?:\.[0-9]{1,9})?)_([0-9]{1,19})$")
 
 
 def decode_element_cursor(cursor: str) -> tuple[float, int]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, _, element_id = (
-            base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii").partition(":")
-        )
-        return float(created_at), int(element_id)
-    except (ValueError, binascii.Error, UnicodeError):
+    """(created_at, id) the page continues after; also reads the base64 cursors of before."""
+    found = _ELEMENT_CURSOR.match(cursor) or _ELEMENT_CURSOR.match(_unbase64(cursor))
+    if found is None:
         raise InvalidParameter(
             "cursor is not valid: pass the next_cursor of a previous page unchanged",
             param="cursor",
-        ) from None
+        )
+    # Ids are below 2**63; a larger number still names a place in the order, the end.
+    return float(found.group(1)), min(int(found.group(2)), 2**63 - 1)
+
+
+def _unbase64(text: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode("ascii"))
+        return raw.decode("ascii").replace(":", "_")
+    except (ValueError, binascii.Error, UnicodeError):
+        return ""
 
 
 # --- money and limits ------------------------------------------------------------------------
@@ -958,16 +968,13 @@ def take_reservation(conn: Connection, task_id: str) -> tuple[str, str | None] |
 
 def encode_cursor(last_id: str) -> str:
     """The opaque ``next_cursor``: the id of the last task on the page (keyset paging)."""
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+    return last_id
 
 
 def decode_cursor(cursor: str) -> str:
-    """The task id a cursor continues below; :class:`InvalidParameter` if it is not one of ours."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        last_id = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-    except (ValueError, binascii.Error, UnicodeError):
-        last_id = ""
+    """The task id a cursor continues below (the base64 cursors of before are read too);
+    :class:`InvalidParameter` if it is not one of ours."""
+    last_id = cursor if _is_task_id(cursor) else _unbase64(cursor)
     if not _is_task_id(last_id):
         raise InvalidParameter(
             "cursor is not valid: pass the next_cursor of a previous page unchanged",

@@ -380,7 +380,7 @@ class SqlTaskStore:
         """Newest first. ``cursor`` is opaque (an invalid one raises ``InvalidParameter``)."""
         if limit < 1 or offset < 0:
             raise ValueError(f"limit must be at least 1 and offset at least 0: {limit}, {offset}")
-        before_id = None if cursor is None else queries.decode_cursor(cursor)
+        before_id = queries.decode_cursor(cursor) if cursor else None
         with self._read() as conn:
             # One more than asked tells whether there is a next page without a second query.
             rows = queries.select_task_page(
@@ -646,7 +646,7 @@ class SqlTaskStore:
     def list_elements(
         self, account_id: str, *, limit: int, cursor: str | None = None
     ) -> ElementPage:
-        after = None if cursor is None else queries.decode_element_cursor(cursor)
+        after = queries.decode_element_cursor(cursor) if cursor else None
         with self._read() as conn:
             rows = queries.select_element_page(conn, account_id, limit=limit + 1, after=after)
         page = rows[:limit]

@@ -138,7 +138,7 @@ def _generation_endpoint(request: Request) -> str:
 
 
 @router.get("/models", summary="Models, as the Vtrix CLI lists them (no key needed)")
-async def list_models(
+async def vtrix_list_models(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
     type: str | None = None,  # the CLI's own query parameter name
@@ -167,7 +167,7 @@ async def list_models(
 
 
 @router.get("/models/{model_id}/spec", summary="One model's spec, as the Vtrix CLI reads it")
-async def get_spec(model_id: str, request: Request) -> JSONResponse:
+async def vtrix_model_spec(model_id: str, request: Request) -> JSONResponse:
     for schema in model_schemas():
         if schema["id"] == model_id:
             return _envelope(model_spec(schema, _generation_endpoint(request)))

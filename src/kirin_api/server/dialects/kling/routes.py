@@ -127,18 +127,25 @@ def _routes(product: Product) -> tuple[Handler, Handler, Handler]:
 for _product in PRODUCTS:
     _create, _read, _list = _routes(_product)
     _name = _product.path.rsplit("/", 1)[1]
+    _slug = _name.replace("-", "_")
     router.add_api_route(
-        _product.path, _create, methods=["POST"], summary=f"Kling: create a {_name} task"
+        _product.path,
+        _create,
+        methods=["POST"],
+        name=f"kling_create_{_slug}",
+        summary=f"Kling: create a {_name} task",
     )
     router.add_api_route(
         _product.path + "/{task_id}",
         _read,
         methods=["GET"],
+        name=f"kling_get_{_slug}",
         summary=f"Kling: one {_name} task, by task_id or external_task_id",
     )
     router.add_api_route(
         _product.path,
         _list,
         methods=["GET"],
+        name=f"kling_list_{_slug}",
         summary=f"Kling: {_name} tasks newest first (pageNum, pageSize), or ?external_task_id=",
     )

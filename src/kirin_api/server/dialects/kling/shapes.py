@@ -43,11 +43,13 @@ ERROR_TABLE: list[tuple[type[RequestError], int, int]] = [
     (PayloadTooLarge, 400, 1200),
     (InvalidParameter, 400, 1201),
     (InvalidMedia, 400, 1201),
-    (Conflict, 400, 1201),
+    # A reused external_task_id: Kling's code, HTTP's status for it.
+    (Conflict, 409, 1201),
     (InsufficientBalance, 429, 1102),
     (ConcurrencyLimited, 429, 1303),
     (TooManyRequests, 429, 1302),
-    (MethodNotAllowed, 404, 1202),
+    # Kling's table says 404; HTTP says 405 (with Allow), which clients and tools expect.
+    (MethodNotAllowed, 405, 1202),
     (NotFound, 404, 1203),
     (Unavailable, 503, 5001),
     (InternalError, 500, 5000),
