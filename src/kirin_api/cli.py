@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from kirin_api.contract.apikeys import generate_key, hash_key, shown_prefix
 from kirin_api.contract.keypairs import (
@@ -39,7 +40,7 @@ webhooks_app = typer.Typer(help="Manage callback (webhook) signing secrets.", no
 app.add_typer(webhooks_app, name="webhooks")
 app.command("generate")(generate_command)
 app.add_typer(task_app, name="task")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 # How long the old webhook secret keeps signing after `kirin webhooks rotate-secret`.
 ROTATION_GRACE_HOURS = 24.0
@@ -55,6 +56,39 @@ DataDirOption = Annotated[
 def _settings(**overrides: Any) -> Settings:
     given = {name: value for name, value in overrides.items() if value is not None}
     return Settings(**given)
+
+
+CreateOption = Annotated[
+    bool,
+    typer.Option(
+        "--create", help="Make a new data dir here if there is none (instead of refusing)."
+    ),
+]
+
+
+def _admin_settings(data_dir: Path | None, create: bool = False) -> Settings:
+    """The settings of an operator's command, after saying (on stderr) which database it uses.
+
+    Run in the wrong directory, a command would quietly make a new, empty data dir there, and a
+    key the running server does not know: unless the data dir was named (--data-dir,
+    KIRIN_DATA_DIR, KIRIN_DATABASE_URL) or ``create``, a missing one is refused instead."""
+    settings = _settings(data_dir=data_dir)
+    named = data_dir is not None or "KIRIN_DATA_DIR" in os.environ
+    database = settings.data_dir / "kirin.db"
+    if settings.database_url is None and not named and not database.exists() and not create:
+        err.print(
+            f"no kirin data dir in {settings.data_dir.resolve()}: run this where `kirin serve` "
+            "runs, or point at the server's with --data-dir DIR (or KIRIN_DATA_DIR, or "
+            "KIRIN_DATABASE_URL); --create makes a new one here"
+        )
+        raise typer.Exit(2)
+    shown = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    err.print(f"database: {shown}", highlight=False)
+    return settings
+
+
+def _admin_store(data_dir: Path | None, create: bool = False) -> TaskStore:
+    return build_store(_admin_settings(data_dir, create))
 
 
 def _logging() -> None:
@@ -119,10 +153,33 @@ def serve(
     supervisor = WorkerSupervisor(settings.workers, env)
     supervisor.start()
     try:
-        uvicorn.run(create_app(context), host=host, port=port, log_level="info")
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(context), host=host, port=port, log_level="info")
+        )
+        threading.Thread(
+            target=_announce, args=(server, settings, _own_url(host, port)), daemon=True
+        ).start()
+        server.run()
     finally:
         stop_deliveries.set()
         supervisor.stop()
+
+
+def _announce(server: Any, settings: Settings, url: str) -> None:
+    """Once the server listens: where, on which data, and how to get a key for it."""
+    while not server.started:
+        if server.should_exit:
+            return
+        threading.Event().wait(0.05)
+    data_dir = settings.data_dir.resolve()
+    database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    err.print(
+        f"kirin-api is serving on {url} (reference: {url}/docs)\n"
+        f"  data dir: {data_dir}\n  database: {database}\n"
+        f"  make a key: kirin keys create --data-dir {data_dir}\n"
+        f"  then: export KIRIN_BASE_URL={url} KIRIN_API_KEY=<that key>",
+        highlight=False,
+    )
 
 
 def _own_url(host: str, port: int) -> str:
@@ -237,9 +294,10 @@ def keys_create(
         ),
     ] = False,
     data_dir: DataDirOption = None,
+    create: CreateOption = False,
 ) -> None:
     """Print a new API key of ACCOUNT on stdout (it is shown only this once)."""
-    settings = _settings(data_dir=data_dir)
+    settings = _admin_settings(data_dir, create)
     store = build_store(settings)
     owner = store.ensure_account(account)
     if kling:
@@ -259,7 +317,7 @@ def keys_create(
 def keys_reseal(data_dir: DataDirOption = None) -> None:
     """Seal every access-key pair's secret again with KIRIN_SECRET_KEY (the last step of
     rotating it; the old key must be in KIRIN_PREVIOUS_SECRET_KEYS meanwhile)."""
-    settings = _settings(data_dir=data_dir)
+    settings = _admin_settings(data_dir)
     sealer = _sealer_or_exit(settings)
     try:
         count = build_store(settings).reseal_access_keys(
@@ -283,7 +341,7 @@ def keys_list(
     data_dir: DataDirOption = None,
 ) -> None:
     """List keys (prefixes only: the keys themselves are not stored)."""
-    store = build_store(_settings(data_dir=data_dir))
+    store = _admin_store(data_dir)
     account_id = _account_or_exit(store, account).id if account else None
     table = Table("id", "kind", "account", "name", "prefix", "created", "revoked")
     for key in store.list_api_keys(account_id):
@@ -309,7 +367,7 @@ def keys_revoke(
     data_dir: DataDirOption = None,
 ) -> None:
     """Revoke a key; requests with it are refused from now on."""
-    store = build_store(_settings(data_dir=data_dir))
+    store = _admin_store(data_dir)
     try:
         revoked = store.revoke_api_key(key)
     except StoreError as exc:  # a prefix shared by several keys
@@ -333,7 +391,7 @@ def webhooks_rotate_secret(
     both the new and the old secret until `finish-rotation` or the grace period ends."""
     from kirin_api.webhooks import format_secret
 
-    store = build_store(_settings(data_dir=data_dir))
+    store = _admin_store(data_dir)
     owner = store.ensure_account(account)
     secrets = store.rotate_webhook_secret(owner.id, grace_hours * 3600)
     typer.echo(format_secret(secrets.current))
@@ -346,7 +404,7 @@ def webhooks_finish_rotation(
     data_dir: DataDirOption = None,
 ) -> None:
     """Stop signing ACCOUNT's callbacks with its previous secret."""
-    store = build_store(_settings(data_dir=data_dir))
+    store = _admin_store(data_dir)
     owner = store.ensure_account(account)
     store.finish_webhook_rotation(owner.id)
     err.print(f"rotation of {account!r} finished: only the current secret signs")
@@ -379,7 +437,7 @@ def _print_accounts(accounts: list[Account]) -> None:
 @accounts_app.command("list")
 def accounts_list(data_dir: DataDirOption = None) -> None:
     """Every account with its balance, what its unfinished tasks hold, and its limit."""
-    _print_accounts(build_store(_settings(data_dir=data_dir)).list_accounts())
+    _print_accounts(_admin_store(data_dir).list_accounts())
 
 
 @accounts_app.command("create")
@@ -389,9 +447,10 @@ def accounts_create(
         str | None, typer.Option(help="Starting balance in USD; without it: unlimited.")
     ] = None,
     data_dir: DataDirOption = None,
+    create: CreateOption = False,
 ) -> None:
     """Create an account (or set the balance of an existing one)."""
-    store = build_store(_settings(data_dir=data_dir))
+    store = _admin_store(data_dir, create)
     account = store.ensure_account(name)
     if balance is not None:
         account = store.set_balance(account.id, _money(balance))
@@ -405,7 +464,7 @@ def accounts_set_balance(
     data_dir: DataDirOption = None,
 ) -> None:
     """Set an account's balance (what unfinished tasks hold is kept)."""
-    store = build_store(_settings(data_dir=data_dir))
+    store = _admin_store(data_dir)
     account = _account_or_exit(store, name)
     amount = None if balance == "unlimited" else _money(balance)
     _print_accounts([store.set_balance(account.id, amount)])
@@ -418,7 +477,7 @@ def accounts_top_up(
     data_dir: DataDirOption = None,
 ) -> None:
     """Add to an account's balance."""
-    store = build_store(_settings(data_dir=data_dir))
+    store = _admin_store(data_dir)
     account = _account_or_exit(store, name)
     try:
         updated = store.top_up(account.id, _money(amount))
@@ -438,7 +497,7 @@ def accounts_set_limit(
     data_dir: DataDirOption = None,
 ) -> None:
     """Set how many unfinished tasks an account may have at once."""
-    store = build_store(_settings(data_dir=data_dir))
+    store = _admin_store(data_dir)
     account = _account_or_exit(store, name)
     _print_accounts([store.set_max_unfinished(account.id, max_unfinished)])
 

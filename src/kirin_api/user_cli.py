@@ -146,8 +146,27 @@ def parse_params(pairs: Sequence[str], *, base_dir: Path | None = None) -> dict[
         key = key.strip()
         if not sep or not key:
             raise ParamError(f"--param {pair!r}: expected key=value")
+        _check_not_a_bare_file(key, raw, base_dir)
         _set_path(body, key, parse_value(raw, base_dir=base_dir))
     return body
+
+
+# What a value that names a local file, given without "@", most likely meant.
+_MEDIA_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".mp4", ".mov"})
+
+
+def _check_not_a_bare_file(key: str, raw: str, base_dir: Path | None) -> None:
+    """``image=photo.png`` sends the text "photo.png"; say how to send the file instead."""
+    if raw.startswith("@") or "://" in raw:
+        return
+    path = Path(raw).expanduser()
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    if Path(raw).suffix.lower() in _MEDIA_SUFFIXES or (len(raw) < 1024 and path.is_file()):
+        raise ParamError(
+            f"--param {key}={raw}: that looks like a file; write {key}=@{raw} to send the "
+            "file, or give an http(s) URL"
+        )
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -192,6 +211,12 @@ def _api_errors() -> Iterator[None]:
 
 
 def _client(base_url: str | None, api_key: str | None) -> Client:
+    # --api-key is also read from KIRIN_API_KEY (typer's envvar), so this is neither.
+    if not api_key:
+        raise _fail(
+            "error: no API key: pass --api-key or set KIRIN_API_KEY "
+            "(`kirin keys create` on the server's machine makes one)"
+        )
     return Client(base_url=base_url, api_key=api_key)
 
 
