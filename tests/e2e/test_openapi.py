@@ -74,7 +74,7 @@ def test_options_and_empty_cursors_answer_as_documented(kirin: Kirin) -> None:
 
 
 @pytest.mark.slow
-def test_schemathesis_finds_nothing(fresh_kirin: Kirin) -> None:
+def test_schemathesis_finds_nothing(fresh_kirin: Kirin, tmp_path: Path) -> None:
     fresh_kirin.start_server(workers=0)
     key = fresh_kirin.create_key()
     run = subprocess.run(
@@ -97,6 +97,7 @@ def test_schemathesis_finds_nothing(fresh_kirin: Kirin) -> None:
         text=True,
         timeout=600,
         check=False,
+        cwd=tmp_path,  # where schemathesis keeps its own files
     )
     assert run.returncode == 0, run.stdout[-6000:]
 
