@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from kirin_api import __version__
 from kirin_api.contract.apikeys import generate_key, hash_key, shown_prefix
 from kirin_api.contract.keypairs import (
     SealError,
@@ -29,6 +31,7 @@ from kirin_api.storage import BlobStorage
 from kirin_api.store import Account, StoreError, TaskStore
 from kirin_api.supervisor import PARENT_PID_ENV, WorkerSupervisor
 from kirin_api.user_cli import generate_command, task_app
+from kirin_api.watchdog import Watchdog, WatchdogConfig, live_workers
 from kirin_api.wiring import build_pricing, build_sealer, build_storage, build_store
 
 app = typer.Typer(help="Kirin API server.", no_args_is_help=True, add_completion=False)
@@ -38,6 +41,8 @@ accounts_app = typer.Typer(help="Manage accounts: balance and limits.", no_args_
 app.add_typer(accounts_app, name="accounts")
 webhooks_app = typer.Typer(help="Manage callback (webhook) signing secrets.", no_args_is_help=True)
 app.add_typer(webhooks_app, name="webhooks")
+workers_app = typer.Typer(help="See the worker processes.", no_args_is_help=True)
+app.add_typer(workers_app, name="workers")
 app.command("generate")(generate_command)
 app.add_typer(task_app, name="task")
 err = Console(stderr=True, soft_wrap=True)
@@ -130,6 +135,7 @@ def serve(
         pricing=build_pricing(settings),
         max_unfinished=settings.max_unfinished_tasks or None,
         sealer=_sealer_or_exit(settings),
+        worker_stale_seconds=settings.worker_stale_seconds,
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
             if settings.rate_limit_per_minute
@@ -150,6 +156,15 @@ def serve(
     # The API process delivers callbacks too, so that KIRIN_WORKERS=0 still delivers.
     stop_deliveries = threading.Event()
     _start_deliveries(settings, store, storage, callback_base_url, stop_deliveries)
+    # Tasks that no worker serves (or that waited too long) fail instead of hanging.
+    Watchdog(
+        store,
+        WatchdogConfig(
+            unserved_timeout=settings.unserved_timeout_seconds,
+            max_queue_seconds=settings.max_queue_seconds,
+            stale_after=settings.worker_stale_seconds,
+        ),
+    ).start(stop_deliveries)
     supervisor = WorkerSupervisor(settings.workers, env)
     supervisor.start()
     try:
@@ -246,6 +261,8 @@ def worker(data_dir: DataDirOption = None) -> None:
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,
             poll_interval=settings.poll_interval,
+            stale_after=settings.worker_stale_seconds,
+            version=__version__,
         ),
         InputPreparer(storage, fetcher, store),
     )
@@ -500,6 +517,29 @@ def accounts_set_limit(
     store = _admin_store(data_dir)
     account = _account_or_exit(store, name)
     _print_accounts([store.set_max_unfinished(account.id, max_unfinished)])
+
+
+@workers_app.command("list")
+def workers_list(data_dir: DataDirOption = None) -> None:
+    """The workers that registered: live or stale, what they serve, what they are doing."""
+    settings = _admin_settings(data_dir)
+    store = build_store(settings)
+    workers = store.list_workers()
+    live = {w.id for w in live_workers(workers, time.time(), settings.worker_stale_seconds)}
+    table = Table("id", "state", "host", "pid", "models", "engines", "version", "last seen", "task")
+    for worker in workers:
+        table.add_row(
+            worker.id,
+            "live" if worker.id in live else "stale",
+            worker.host,
+            str(worker.pid),
+            ", ".join(worker.models),
+            ", ".join(sorted(set(worker.engines.values()))),
+            worker.version,
+            _when(worker.last_seen),
+            worker.current_task or "",
+        )
+    Console(width=250).print(table)
 
 
 def _money(text: str) -> Decimal:

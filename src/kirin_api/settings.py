@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     rate_limit_burst: int | None = Field(default=None, ge=1)
     # Largest request body: base64 images of up to 10 MB each, several of them.
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # A task of a model that no live worker has served for this long fails with ...094.
+    unserved_timeout_seconds: float = Field(default=600.0, gt=0)
+    # A task pending for longer than this fails with ...094 (unset: no limit).
+    max_queue_seconds: float | None = Field(default=None, gt=0)
+    # A worker silent for this long is not live (its models may become unserved).
+    worker_stale_seconds: float = Field(default=30.0, gt=0)
     # Seals the secret keys of access-key pairs (Kling-dialect JWTs). Unset: a random key kept
     # in the data dir (file ``secret-key``); set it on every host of a multi-host deployment.
     secret_key: SecretStr | None = None

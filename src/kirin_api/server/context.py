@@ -29,3 +29,5 @@ class ServerContext:
     # Opens the sealed secret keys of access-key pairs (JWTs of the Kling dialect); None: the
     # server has no server secret key, and such tokens are refused.
     sealer: SecretSealer | None = None
+    # A worker silent for this long is not live: its models are not "available".
+    worker_stale_seconds: float = 30.0

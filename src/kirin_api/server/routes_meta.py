@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,14 +14,29 @@ from kirin_api.server.auth import authenticate
 from kirin_api.server.context import ServerContext
 from kirin_api.storage.base import StorageError
 from kirin_api.store.base import Account, StoreUnavailable
+from kirin_api.watchdog import served_now
 
 router = APIRouter()
 CurrentAccount = Annotated[Account, Depends(authenticate)]
 
 
 @router.get("/model/v1/models", tags=["models"], summary="The models this server serves")
-async def list_models(account: CurrentAccount) -> dict[str, Any]:
-    return {"object": "list", "data": model_schemas(), "next_cursor": None}
+async def list_models(request: Request, account: CurrentAccount) -> dict[str, Any]:
+    """Each model with its JSON Schema, whether a live worker serves it now (``available``)
+    and how many of its tasks wait (``queue_depth``, all accounts')."""
+    context: ServerContext = request.app.state.context
+    workers = await run_in_threadpool(context.store.list_workers)
+    stats = await run_in_threadpool(context.store.queue_stats)
+    serving = served_now(workers, time.time(), context.worker_stale_seconds)
+    data = [
+        {
+            **model,
+            "available": model["id"] in serving,
+            "queue_depth": stats[model["id"]].pending if model["id"] in stats else 0,
+        }
+        for model in model_schemas()
+    ]
+    return {"object": "list", "data": data, "next_cursor": None}
 
 
 @router.get("/healthz", tags=["health"], summary="Liveness")

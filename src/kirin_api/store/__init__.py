@@ -28,6 +28,7 @@ from kirin_api.store.base import (
     NewElement,
     NewTask,
     Page,
+    QueueStat,
     StoreError,
     StoreUnavailable,
     TaskAlreadyFinished,
@@ -35,6 +36,7 @@ from kirin_api.store.base import (
     TaskStore,
     TooManyUnfinished,
     WebhookSecrets,
+    WorkerInfo,
 )
 from kirin_api.store.sql import SqlTaskStore
 from kirin_api.store.sqlite import SqliteTaskStore
@@ -53,6 +55,7 @@ __all__ = [
     "NewElement",
     "NewTask",
     "Page",
+    "QueueStat",
     "SqlTaskStore",
     "SqliteTaskStore",
     "StoreError",
@@ -63,6 +66,7 @@ __all__ = [
     "TooManyUnfinished",
     "UnsupportedDatabase",
     "WebhookSecrets",
+    "WorkerInfo",
     "open_store",
 ]
 

@@ -158,6 +158,29 @@ class Element:
 
 
 @dataclass(frozen=True)
+class WorkerInfo:
+    """A worker process as it registered itself, and when it was last heard from."""
+
+    id: str
+    host: str
+    pid: int
+    models: list[str]
+    engines: dict[str, str]  # model id -> engine name
+    version: str
+    started_at: float
+    last_seen: float
+    current_task: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueStat:
+    """A model's pending tasks: how many, and when the oldest was created."""
+
+    pending: int
+    oldest_created_at: float | None
+
+
+@dataclass(frozen=True)
 class ElementPage:
     elements: Sequence[Element]
     next_cursor: str | None
@@ -308,6 +331,37 @@ class TaskStore(Protocol):
     def defer(self, task_id: str, attempt: int, delay: float) -> bool:
         """Processing -> pending again, claimable in ``delay`` seconds (an upstream asked us to
         wait); not a lost attempt. False if the lease was lost."""
+        ...
+
+    # --- operations: the registry of workers, tasks that wait too long --------------------
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        """Insert or replace the worker's row (``last_seen`` is now)."""
+        ...
+
+    def beat_worker(self, worker_id: str, current_task: str | None) -> None:
+        """The worker is alive, working on ``current_task`` (None: idle)."""
+        ...
+
+    def unregister_worker(self, worker_id: str) -> None: ...
+
+    def list_workers(self) -> list[WorkerInfo]:
+        """Every registered worker, live or not, newest first."""
+        ...
+
+    def forget_workers(self, last_seen_before: float) -> int:
+        """Drop the rows of workers not heard from since ``last_seen_before``; how many."""
+        ...
+
+    def queue_stats(self) -> dict[str, QueueStat]:
+        """Pending tasks per model (models with none are left out)."""
+        ...
+
+    def fail_waiting(
+        self, model: str, created_before: float, error_code: str, error_message: str
+    ) -> list[str]:
+        """Fail the pending tasks of ``model`` created before ``created_before`` (releasing
+        what they hold, with their callbacks); their ids."""
         ...
 
     # --- upstream engines: parallel-task slots --------------------------------------------

@@ -221,3 +221,21 @@ engine_slots = Table(
     Column("holder", String(64), nullable=True),
     Column("expires_at", Double, nullable=True),
 )
+
+# --- operations: the registry of workers -----------------------------------------------------
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    # JSON: the model ids it claims, and model id -> engine name.
+    Column("models", Text, nullable=False),
+    Column("engines", Text, nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("started_at", Double, nullable=False),
+    # Its heartbeat; a worker silent for KIRIN_WORKER_STALE_SECONDS is not live.
+    Column("last_seen", Double, nullable=False),
+    Column("current_task", String(64), nullable=True),
+)

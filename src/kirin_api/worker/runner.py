@@ -8,6 +8,7 @@ and the store fails it with ``...098`` after too many lost attempts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -51,7 +52,7 @@ from kirin_api.media.encode import (
 from kirin_api.media.probe import ProbeError, probe_video, read_frames
 from kirin_api.media.watermark import make_watermark
 from kirin_api.storage.base import BlobStorage, StorageError
-from kirin_api.store.base import NewElement, StoreUnavailable, TaskRecord, TaskStore
+from kirin_api.store.base import NewElement, StoreUnavailable, TaskRecord, TaskStore, WorkerInfo
 from kirin_api.worker.inputs import InputPreparer, PreparedInputs
 from kirin_api.worker.lease import LeaseKeeper
 from kirin_api.worker.slots import SlotHolder
@@ -75,6 +76,14 @@ class WorkerConfig:
     lease_seconds: float = 60.0
     max_attempts: int = 3
     poll_interval: float = 0.5
+    # Silent for this long, the worker is not live in the registry: beat well within it.
+    stale_after: float = 30.0
+    # The software's version, as the registry shows it.
+    version: str = "unknown"
+
+    @property
+    def registry_interval(self) -> float:
+        return min(self.stale_after / 3, 5.0)
 
     @property
     def heartbeat_interval(self) -> float:
@@ -103,6 +112,8 @@ class Worker:
         # (kirin_custom_elements only stores images).
         engineless = {model for model in served_models() if not produces_video(model)}
         self.models = sorted(set(self._engines) | engineless)
+        self._started_at = time.time()
+        self._current_task: str | None = None
         # Upstreams' parallel-task limits, shared with every other worker through the store.
         self._slots = SlotHolder(
             store,
@@ -114,6 +125,45 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Claim and process tasks until ``stop`` is set (a task in hand is finished first)."""
         log.info("worker %s serving %s", self._config.worker_id, ", ".join(self.models))
+        beats = threading.Thread(target=self._announce, args=(stop,), name="registry", daemon=True)
+        beats.start()
+        try:
+            self._loop(stop)
+        finally:
+            with contextlib.suppress(StoreUnavailable):
+                self._store.unregister_worker(self._config.worker_id)
+
+    def _announce(self, stop: threading.Event) -> None:
+        """Register in the store's registry of workers, then heartbeat there until ``stop``."""
+        registered = False
+        while True:
+            try:
+                if not registered:
+                    self._store.register_worker(self.info())
+                    registered = True
+                else:
+                    self._store.beat_worker(self._config.worker_id, self._current_task)
+            except StoreUnavailable as exc:
+                log.warning("registry heartbeat failed: %s", exc)
+            if stop.wait(self._config.registry_interval):
+                return
+
+    def info(self) -> WorkerInfo:
+        """This worker as the registry shows it."""
+        now = time.time()
+        return WorkerInfo(
+            id=self._config.worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            models=list(self.models),
+            engines={model: engine.name for model, engine in self._engines.items()},
+            version=self._config.version,
+            started_at=self._started_at,
+            last_seen=now,
+            current_task=self._current_task,
+        )
+
+    def _loop(self, stop: threading.Event) -> None:
         backoff = self._config.poll_interval
         while not stop.is_set():
             try:
@@ -146,6 +196,7 @@ class Worker:
 
     def process(self, task: TaskRecord) -> None:
         log.info("task %s (%s) attempt %d", task.id, task.model, task.attempt)
+        self._current_task = task.id
         workdir = self._config.scratch_dir / f"{task.id}-{task.attempt}"
         workdir.mkdir(parents=True, exist_ok=True)
         lease = LeaseKeeper(
@@ -179,6 +230,7 @@ class Worker:
             log.exception("task %s failed in the engine", task.id)
             self._fail(task, TaskErrorKind.INTERNAL, f"internal generation error: {exc}")
         finally:
+            self._current_task = None
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _fail(self, task: TaskRecord, kind: TaskErrorKind, message: str) -> None:

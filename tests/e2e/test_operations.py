@@ -1,0 +1,53 @@
+"""Operations end to end: workers register, a dead worker's models become unavailable, and
+their tasks fail with 094 instead of hanging, releasing what they held."""
+
+from __future__ import annotations
+
+import signal
+import time
+from decimal import Decimal
+from typing import Any
+
+from tests.e2e.harness import Kirin, wait_for
+
+
+def _models(kirin: Kirin, key: str) -> dict[str, dict[str, Any]]:
+    with kirin.client(key) as client:
+        return {m["id"]: m for m in client.get("/model/v1/models").json()["data"]}
+
+
+def test_a_dead_workers_models_become_unavailable_and_their_tasks_fail_with_094(
+    fresh_kirin: Kirin,
+) -> None:
+    fresh_kirin.env.update(
+        {"KIRIN_WORKER_STALE_SECONDS": "2", "KIRIN_UNSERVED_TIMEOUT_SECONDS": "3"}
+    )
+    fresh_kirin.start_server(workers=0)
+    fresh_kirin.cli("accounts", "create", "payer", "--balance", "1.00")
+    key = fresh_kirin.create_key(account="payer")
+    worker = fresh_kirin.start_worker()
+    deadline = time.monotonic() + 30
+    while not all(m["available"] for m in _models(fresh_kirin, key).values()):
+        assert time.monotonic() < deadline, "the worker never registered"
+        time.sleep(0.2)
+    listing = fresh_kirin.cli("workers", "list")
+    assert "live" in listing
+    assert "preview" in listing
+
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    while any(m["available"] for m in _models(fresh_kirin, key).values()):
+        assert time.monotonic() < deadline + 30, "the dead worker stayed available"
+        time.sleep(0.2)
+    assert "stale" in fresh_kirin.cli("workers", "list")
+
+    with fresh_kirin.client(key) as client:
+        created = client.post("/model/v1/generation", json={"model": "kirin_v1_t2v", "prompt": "x"})
+        assert _models(fresh_kirin, key)["kirin_v1_t2v"]["queue_depth"] == 1
+        failed = wait_for(client, created.json()["id"], timeout=60)
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "002001094"
+    assert "no worker serves kirin_v1_t2v" in failed["error"]["message"]
+    account = fresh_kirin.store().get_account("payer")
+    assert account is not None
+    assert (Decimal(account.balance or "0"), Decimal(account.reserved)) == (Decimal("1.00"), 0)
