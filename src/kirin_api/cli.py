@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
 import sys
 import threading
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,14 +19,8 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from kirin_api import __version__
-from kirin_api.contract.apikeys import generate_key, hash_key, shown_prefix
-from kirin_api.contract.keypairs import (
-    SealError,
-    SecretSealer,
-    generate_access_key,
-    generate_secret_key,
-    generate_server_key,
-)
+from kirin_api.contract.keypairs import SealError, SecretSealer, generate_server_key
+from kirin_api.operator import OperatorError, issue_api_key, issue_key_pair, parse_money
 from kirin_api.settings import Settings
 from kirin_api.storage import BlobStorage
 from kirin_api.store import Account, StoreError, TaskStore
@@ -136,6 +131,11 @@ def serve(
         max_unfinished=settings.max_unfinished_tasks or None,
         sealer=_sealer_or_exit(settings),
         worker_stale_seconds=settings.worker_stale_seconds,
+        admin_token_hash=(
+            hashlib.sha256(settings.admin_token.get_secret_value().encode()).digest()
+            if settings.admin_token
+            else None
+        ),
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
             if settings.rate_limit_per_minute
@@ -318,15 +318,11 @@ def keys_create(
     store = build_store(settings)
     owner = store.ensure_account(account)
     if kling:
-        sealer = _sealer_or_exit(settings)
-        access_key, secret_key = generate_access_key(), generate_secret_key()
-        sealed = sealer.seal(secret_key, bound_to=access_key)
-        store.create_access_key(owner.id, name, access_key, sealed, hash_key(secret_key))
+        _, access_key, secret_key = issue_key_pair(store, _sealer_or_exit(settings), owner, name)
         typer.echo(access_key)
         typer.echo(secret_key)
         return
-    key = generate_key()
-    store.create_api_key(owner.id, name, hash_key(key), shown_prefix(key))
+    _, key = issue_api_key(store, owner, name)
     typer.echo(key)
 
 
@@ -544,14 +540,10 @@ def workers_list(data_dir: DataDirOption = None) -> None:
 
 def _money(text: str) -> Decimal:
     try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        err.print(f"not an amount of USD: {text!r}")
+        return parse_money(text)
+    except OperatorError as exc:
+        err.print(str(exc))
         raise typer.Exit(2) from None
-    if not amount.is_finite() or amount < 0:
-        err.print(f"an amount must be a non-negative number of USD, got {text!r}")
-        raise typer.Exit(2)
-    return amount
 
 
 def _when(timestamp: float) -> str:

@@ -31,3 +31,5 @@ class ServerContext:
     sealer: SecretSealer | None = None
     # A worker silent for this long is not live: its models are not "available".
     worker_stale_seconds: float = 30.0
+    # SHA-256 of KIRIN_ADMIN_TOKEN; None: the admin API is off.
+    admin_token_hash: bytes | None = None

@@ -213,6 +213,8 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[str]:
     dialect = _dialect(path)
     if dialect == "kling" or path.startswith("/model/v1/"):
         statuses |= {"401", "429", "503"}
+    if path.startswith("/admin/"):
+        statuses |= {"401", "404", "503"}  # 404: the admin API is off
     if (
         any(p["in"] == "query" for p in parameters)
         or "requestBody" in operation

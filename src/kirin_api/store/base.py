@@ -357,6 +357,12 @@ class TaskStore(Protocol):
         """Pending tasks per model (models with none are left out)."""
         ...
 
+    def usage_costs(
+        self, account_id: str | None, since: float | None, until: float | None
+    ) -> list[tuple[str, str | None]]:
+        """(model, cost) of the tasks completed in [since, until) (of one account, or all)."""
+        ...
+
     def fail_waiting(
         self, model: str, created_before: float, error_code: str, error_message: str
     ) -> list[str]:

@@ -92,6 +92,20 @@ class RegistryMixin:
                 for model, count, oldest in conn.execute(stmt)
             }
 
+    def usage_costs(
+        self, account_id: str | None, since: float | None, until: float | None
+    ) -> list[tuple[str, str | None]]:
+        conditions = [tasks.c.status == TaskStatus.COMPLETED.value]
+        if account_id is not None:
+            conditions.append(tasks.c.account_id == account_id)
+        if since is not None:
+            conditions.append(tasks.c.completed_at >= since)
+        if until is not None:
+            conditions.append(tasks.c.completed_at < until)
+        stmt = select(tasks.c.model, tasks.c.usage_cost).where(*conditions)
+        with self._read() as conn:
+            return [(row.model, row.usage_cost) for row in conn.execute(stmt)]
+
     def fail_waiting(
         self, model: str, created_before: float, error_code: str, error_message: str
     ) -> list[str]:

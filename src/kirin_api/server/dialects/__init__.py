@@ -17,6 +17,7 @@ def all_dialects() -> list[Dialect]:
     """Every dialect, the Kirin one first. Imported here, not at module level: the Kirin routes
     import the Vtrix module of this package."""
     from kirin_api.server import (
+        routes_admin,
         routes_elements,
         routes_files,
         routes_meta,
@@ -33,6 +34,7 @@ def all_dialects() -> list[Dialect]:
             routes_meta.router,
             routes_webhooks.router,
             routes_files.router,
+            routes_admin.router,
         ],
     )
     return [kirin, vtrix_cli.DIALECT, kling.DIALECT]
