@@ -6,7 +6,6 @@ import hashlib
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from decimal import Decimal
@@ -20,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from kirin_api import __version__
 from kirin_api.contract.keypairs import SealError, SecretSealer, generate_server_key
+from kirin_api.logs import configure as configure_logs
 from kirin_api.operator import OperatorError, issue_api_key, issue_key_pair, parse_money
 from kirin_api.settings import Settings
 from kirin_api.storage import BlobStorage
@@ -92,11 +92,13 @@ def _admin_store(data_dir: Path | None, create: bool = False) -> TaskStore:
 
 
 def _logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("KIRIN_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
-        stream=sys.stderr,
+    configure_logs(
+        os.environ.get("KIRIN_LOG_LEVEL", "INFO"), os.environ.get("KIRIN_LOG_FORMAT", "text")
     )
+
+
+def _json_logs() -> bool:
+    return os.environ.get("KIRIN_LOG_FORMAT", "text") == "json"
 
 
 @app.command()
@@ -131,6 +133,7 @@ def serve(
         max_unfinished=settings.max_unfinished_tasks or None,
         sealer=_sealer_or_exit(settings),
         worker_stale_seconds=settings.worker_stale_seconds,
+        access_log=_json_logs(),
         admin_token_hash=(
             hashlib.sha256(settings.admin_token.get_secret_value().encode()).digest()
             if settings.admin_token
@@ -169,7 +172,15 @@ def serve(
     supervisor.start()
     try:
         server = uvicorn.Server(
-            uvicorn.Config(create_app(context), host=host, port=port, log_level="info")
+            uvicorn.Config(
+                create_app(context),
+                host=host,
+                port=port,
+                log_level="info",
+                # With JSON logs our middleware writes one line a request (with its id).
+                access_log=not _json_logs(),
+                log_config=None if _json_logs() else uvicorn.config.LOGGING_CONFIG,
+            )
         )
         threading.Thread(
             target=_announce, args=(server, settings, _own_url(host, port)), daemon=True
@@ -188,13 +199,16 @@ def _announce(server: Any, settings: Settings, url: str) -> None:
         threading.Event().wait(0.05)
     data_dir = settings.data_dir.resolve()
     database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
-    err.print(
+    text = (
         f"kirin-api is serving on {url} (reference: {url}/docs)\n"
         f"  data dir: {data_dir}\n  database: {database}\n"
         f"  make a key: kirin keys create --data-dir {data_dir}\n"
-        f"  then: export KIRIN_BASE_URL={url} KIRIN_API_KEY=<that key>",
-        highlight=False,
+        f"  then: export KIRIN_BASE_URL={url} KIRIN_API_KEY=<that key>"
     )
+    if _json_logs():
+        logging.getLogger("kirin_api.serve").info(text)
+    else:
+        err.print(text, highlight=False)
 
 
 def _own_url(host: str, port: int) -> str:

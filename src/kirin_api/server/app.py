@@ -10,6 +10,7 @@ from kirin_api.server.dialects import all_dialects
 from kirin_api.server.docs_pages import install_docs_pages
 from kirin_api.server.errors import install_error_handlers
 from kirin_api.server.openapi import install_openapi
+from kirin_api.server.request_ids import RequestIdMiddleware
 
 DESCRIPTION = """A self-hosted server for the Kirin video-generation API.
 
@@ -43,4 +44,5 @@ def create_app(context: ServerContext) -> FastAPI:
             app.include_router(router)
     install_openapi(app)
     install_docs_pages(app)
+    app.add_middleware(RequestIdMiddleware, access_log=context.access_log)
     return app

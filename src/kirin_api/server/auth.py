@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kirin_api.contract.apikeys import hash_key, is_well_formed
 from kirin_api.contract.errors import Unauthorized
+from kirin_api.logs import ACCOUNT_ID
 from kirin_api.server.context import ServerContext
 from kirin_api.store.base import Account
 
@@ -45,6 +46,7 @@ async def account_for_api_key(request: Request, key: str) -> Account:
     if account is None:
         raise Unauthorized("unknown or revoked API key")
     count_request(context, key_hash)
+    ACCOUNT_ID.set(account.id)
     return account
 
 

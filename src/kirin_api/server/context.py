@@ -33,3 +33,6 @@ class ServerContext:
     worker_stale_seconds: float = 30.0
     # SHA-256 of KIRIN_ADMIN_TOKEN; None: the admin API is off.
     admin_token_hash: bytes | None = None
+    # One log line per request (route, status, duration) from our middleware: with JSON logs,
+    # in place of uvicorn's access log.
+    access_log: bool = False

@@ -20,6 +20,7 @@ from kirin_api.contract.errors import (
     TooManyRequests,
     Unavailable,
 )
+from kirin_api.logs import REQUEST_ID
 from kirin_api.server.dialects import Dialect, dialect_for_path
 from kirin_api.storage.base import StorageError
 from kirin_api.store.base import StoreUnavailable
@@ -116,6 +117,6 @@ def install_error_handlers(app: FastAPI, dialects: list[Dialect]) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        request_id = uuid.uuid4().hex
+        request_id = REQUEST_ID.get() or uuid.uuid4().hex
         log.exception("unhandled error, request id %s", request_id)
         return respond(request, InternalError(f"internal error; request id {request_id}"))

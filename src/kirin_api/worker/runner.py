@@ -42,6 +42,7 @@ from kirin_api.engines.base import (
     relays_upstream,
     slot_groups,
 )
+from kirin_api.logs import task_context
 from kirin_api.media.encode import (
     EncodeCancelled,
     EncodeError,
@@ -208,7 +209,7 @@ class Worker:
             also=self._slots.renew,
         )
         try:
-            with lease:
+            with lease, task_context(task.id, task.model):
                 self._run_task(task, lease, workdir)
         except (RenderCancelled, EncodeCancelled):
             if lease.cancel_requested:

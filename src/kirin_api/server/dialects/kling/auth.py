@@ -25,6 +25,7 @@ from kirin_api.contract.tokens import (
     looks_like_jwt,
     read_token,
 )
+from kirin_api.logs import ACCOUNT_ID
 from kirin_api.server.auth import account_for_api_key, bearer_token, count_request
 from kirin_api.server.context import ServerContext
 from kirin_api.store.base import Account
@@ -71,7 +72,9 @@ async def authenticate(request: Request) -> Account:
             "pair nor an API key of this server",
         )
     context: ServerContext = request.app.state.context
-    return await run_in_threadpool(_account_for_jwt, context, token, time.time())
+    account = await run_in_threadpool(_account_for_jwt, context, token, time.time())
+    ACCOUNT_ID.set(account.id)
+    return account
 
 
 def _account_for_jwt(context: ServerContext, token: str, now: float) -> Account:
