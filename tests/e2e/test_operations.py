@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.e2e.harness import Kirin, wait_for
+from tests.media_factory import b64, image_bytes
 
 
 def _models(kirin: Kirin, key: str) -> dict[str, dict[str, Any]]:
@@ -51,3 +52,44 @@ def test_a_dead_workers_models_become_unavailable_and_their_tasks_fail_with_094(
     account = fresh_kirin.store().get_account("payer")
     assert account is not None
     assert (Decimal(account.balance or "0"), Decimal(account.reserved)) == (Decimal("1.00"), 0)
+
+
+def test_sigterm_mid_render_gives_the_task_to_another_worker_at_once(
+    fresh_kirin: Kirin,
+) -> None:
+    fresh_kirin.start_server(workers=0)
+    key = fresh_kirin.create_key()
+    first = fresh_kirin.start_worker()
+    body = {
+        "model": "kirin_v3_i2v",
+        "image": b64(image_bytes(800, 600)),
+        "mode": "pro",
+        "duration": 15,
+        "prompt": "a long render",
+    }
+    with fresh_kirin.client(key) as client:
+        task_id = client.post("/model/v1/generation", json=body).json()["id"]
+        wait_for(client, task_id, until=lambda t: t["status"] == "processing" and t["progress"] > 0)
+        fresh_kirin.start_worker()  # idle, ready to take it
+        time.sleep(1)
+        first.send_signal(signal.SIGTERM)
+        stopped_at = time.monotonic()
+        store = fresh_kirin.store()
+        account = store.get_account("default")
+        assert account is not None
+
+        def taken_again() -> bool:
+            record = store.get_task(account.id, task_id)
+            return (
+                record is not None and record.attempt == 2 and record.status.value == "processing"
+            )
+
+        while not taken_again():
+            assert time.monotonic() - stopped_at < 5, "the task was not given back"
+            time.sleep(0.05)
+        handed_over = time.monotonic() - stopped_at
+        assert first.wait(timeout=30) == 0
+        done = wait_for(client, task_id, timeout=180)
+    assert done["status"] == "completed"
+    # Within a second of the signal (plus the idle worker's poll interval, 0.5 s).
+    assert handed_over < 1.5, handed_over

@@ -42,6 +42,9 @@ class RenderControl:
 
     report_progress: Callable[[float], None] = lambda fraction: None
     should_stop: Callable[[], bool] = lambda: False
+    # Why it stops: the task was cancelled (an upstream task is then cancelled too), rather
+    # than handed to another worker (this one is stopping, or lost its lease).
+    cancelled: Callable[[], bool] = lambda: False
 
     def check(self) -> None:
         """Raise :class:`RenderCancelled` if the task was cancelled; call between steps."""

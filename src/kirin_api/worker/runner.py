@@ -114,6 +114,8 @@ class Worker:
         engineless = {model for model in served_models() if not produces_video(model)}
         self.models = sorted(set(self._engines) | engineless)
         self._started_at = time.time()
+        # Set when the process is asked to stop: the task in hand is given back (see process).
+        self._stopping = threading.Event()
         self._current_task: str | None = None
         # Upstreams' parallel-task limits, shared with every other worker through the store.
         self._slots = SlotHolder(
@@ -126,6 +128,7 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Claim and process tasks until ``stop`` is set (a task in hand is finished first)."""
         log.info("worker %s serving %s", self._config.worker_id, ", ".join(self.models))
+        self._stopping = stop
         beats = threading.Thread(target=self._announce, args=(stop,), name="registry", daemon=True)
         beats.start()
         try:
@@ -215,6 +218,10 @@ class Worker:
             if lease.cancel_requested:
                 self._store.mark_cancelled(task.id, task.attempt)
                 log.info("task %s cancelled", task.id)
+            elif self._stopping.is_set() and not lease.lease_lost:
+                # Given back at once, not left for its lease to expire: not a lost attempt.
+                if self._store.defer(task.id, task.attempt, 0.0):
+                    log.info("task %s given back: this worker is stopping", task.id)
             else:
                 log.warning("task %s abandoned: its lease went to another worker", task.id)
         except DeferTask as wait:
@@ -242,7 +249,8 @@ class Worker:
         started = time.monotonic()
         control = RenderControl(
             report_progress=lambda f: lease.set_progress(RENDER_SHARE * f),
-            should_stop=lease.should_stop,
+            should_stop=lambda: lease.should_stop() or self._stopping.is_set(),
+            cancelled=lambda: lease.cancel_requested,
         )
         engine = self._engines.get(task.model)
         relays = engine is not None and relays_upstream(engine)
@@ -301,8 +309,8 @@ class Worker:
         if self._complete(task, content, cost, metadata):
             log.info("task %s completed in %.2fs", task.id, render_seconds)
 
-    @staticmethod
     def _encode(
+        self,
         output: RenderOutput,
         spec: OutputSpec,
         lease: LeaseKeeper,
@@ -328,7 +336,7 @@ class Worker:
                 total_frames=spec.frames,
                 audio=audio,
                 on_frame=lambda done: lease.set_progress(RENDER_SHARE * done / spec.frames),
-                should_stop=lease.should_stop,
+                should_stop=lambda: lease.should_stop() or self._stopping.is_set(),
             )
         except EncodeCancelled:
             raise

@@ -207,9 +207,11 @@ class UpstreamEngine:
         until = self._clock() + seconds
         while True:
             if control.should_stop():
-                # Best effort: the upstream may bill it anyway (docs/gateway.md).
-                with contextlib.suppress(UpstreamError):
-                    self._dialect.cancel(self._client, job, remote)
+                if control.cancelled():
+                    # Best effort: the upstream may bill it anyway (docs/gateway.md).
+                    with contextlib.suppress(UpstreamError):
+                        self._dialect.cancel(self._client, job, remote)
+                # Otherwise the task goes to another worker, which finds the upstream task.
                 raise RenderCancelled
             left = until - self._clock()
             if left <= 0:

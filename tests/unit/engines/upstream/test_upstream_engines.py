@@ -690,9 +690,21 @@ def test_engine_cancelled_here_cancels_upstream(tmp_path: Path) -> None:
     )
     with pytest.raises(RenderCancelled):
         kirin_engine(upstream, FakeTime()).render(
-            t2v_job(tmp_path), RenderControl(should_stop=lambda: True)
+            t2v_job(tmp_path), RenderControl(should_stop=lambda: True, cancelled=lambda: True)
         )
     assert upstream.seen() == [FIND, CREATE, CANCEL]
+
+
+def test_a_worker_that_stops_leaves_the_upstream_task_running(tmp_path: Path) -> None:
+    # Stopping (not cancelled): the next worker finds the upstream task by its id.
+    upstream = FakeUpstream(
+        routes(find=[Reply(body={"data": []})], create=[Reply(body=task("pending"))])
+    )
+    with pytest.raises(RenderCancelled):
+        kirin_engine(upstream, FakeTime()).render(
+            t2v_job(tmp_path), RenderControl(should_stop=lambda: True)
+        )
+    assert upstream.seen() == [FIND, CREATE]
 
 
 def test_engine_times_out_a_task_that_never_finishes(tmp_path: Path) -> None:
