@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
@@ -111,14 +112,18 @@ def serve(
     ] = None,
 ) -> None:
     """Run the API and its worker processes on the configured database and storage."""
+    _logging()
+    settings = _settings(data_dir=data_dir, workers=workers)
+    # Before anything imports prometheus_client: the API and the workers it starts count into
+    # one directory of metrics files, which /metrics adds up (see kirin_api.metrics).
+    _share_metrics(settings)
+
     import uvicorn
 
     from kirin_api.server.app import create_app
     from kirin_api.server.context import ServerContext
     from kirin_api.server.ratelimit import RateLimiter
 
-    _logging()
-    settings = _settings(data_dir=data_dir, workers=workers)
     store = build_store(settings)
     storage = build_storage(settings)
     context = ServerContext(
@@ -134,6 +139,7 @@ def serve(
         sealer=_sealer_or_exit(settings),
         worker_stale_seconds=settings.worker_stale_seconds,
         access_log=_json_logs(),
+        metrics=settings.metrics,
         admin_token_hash=(
             hashlib.sha256(settings.admin_token.get_secret_value().encode()).digest()
             if settings.admin_token
@@ -189,6 +195,15 @@ def serve(
     finally:
         stop_deliveries.set()
         supervisor.stop()
+
+
+def _share_metrics(settings: Settings) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return  # the operator's own choice
+    directory = settings.data_dir.resolve() / "metrics" / str(os.getpid())
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def _announce(server: Any, settings: Settings, url: str) -> None:
@@ -251,7 +266,16 @@ def _start_deliveries(
 
 
 @app.command()
-def worker(data_dir: DataDirOption = None) -> None:
+def worker(
+    data_dir: DataDirOption = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve this worker's Prometheus metrics on this port (not needed "
+            "under `kirin serve`, whose /metrics counts its workers)."
+        ),
+    ] = None,
+) -> None:
     """Run one worker process against the configured database and storage."""
     from kirin_api.net.fetch import SafeFetcher
     from kirin_api.worker.engine_registry import build_engines, load_assignments
@@ -260,6 +284,10 @@ def worker(data_dir: DataDirOption = None) -> None:
 
     _logging()
     settings = _settings(data_dir=data_dir)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
     store = build_store(settings)
     engines = build_engines(load_assignments(settings.engines_file), environ=os.environ)
     storage = build_storage(settings)

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     max_queue_seconds: float | None = Field(default=None, gt=0)
     # A worker silent for this long is not live (its models may become unserved).
     worker_stale_seconds: float = Field(default=30.0, gt=0)
+    # GET /metrics (Prometheus); false: no such route.
+    metrics: bool = True
     # Opens the admin API (/admin/v1) to whoever sends it as a bearer token; unset: closed.
     admin_token: SecretStr | None = None
     # Seals the secret keys of access-key pairs (Kling-dialect JWTs). Unset: a random key kept

@@ -36,3 +36,5 @@ class ServerContext:
     # One log line per request (route, status, duration) from our middleware: with JSON logs,
     # in place of uvicorn's access log.
     access_log: bool = False
+    # GET /metrics answers (KIRIN_METRICS).
+    metrics: bool = True

@@ -13,6 +13,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kirin_api.logs import ACCOUNT_ID, REQUEST_ID
+from kirin_api.metrics import observe_request
 
 log = logging.getLogger("kirin_api.requests")
 _SANE = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
@@ -45,6 +46,8 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            observe_request(_route(scope), scope["method"], status, seconds)
             if self.access_log:
                 log.info(
                     "%s %s %d",
@@ -55,7 +58,7 @@ class RequestIdMiddleware:
                         "route": _route(scope),
                         "method": scope["method"],
                         "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "duration_ms": round(seconds * 1000, 2),
                     },
                 )
             REQUEST_ID.reset(tokens[0])

@@ -6,10 +6,12 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from kirin_api.contract.errors import NotFound
 from kirin_api.contract.registry import model_schemas
+from kirin_api.metrics import scrape
 from kirin_api.server.auth import authenticate
 from kirin_api.server.context import ServerContext
 from kirin_api.storage.base import StorageError
@@ -37,6 +39,15 @@ async def list_models(request: Request, account: CurrentAccount) -> dict[str, An
         for model in model_schemas()
     ]
     return {"object": "list", "data": data, "next_cursor": None}
+
+
+@router.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=False)
+async def prometheus_metrics(request: Request) -> Response:
+    context: ServerContext = request.app.state.context
+    if not context.metrics:
+        raise NotFound("metrics are off (KIRIN_METRICS=false)")
+    body = await run_in_threadpool(scrape, context.store, context.worker_stale_seconds)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @router.get("/healthz", tags=["health"], summary="Liveness")

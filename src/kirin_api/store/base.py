@@ -357,6 +357,14 @@ class TaskStore(Protocol):
         """Pending tasks per model (models with none are left out)."""
         ...
 
+    def task_counts(self) -> dict[tuple[str, str], int]:
+        """How many tasks there are, by (model, status)."""
+        ...
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Callbacks that ended, by how: delivered, failed, gone."""
+        ...
+
     def usage_costs(
         self, account_id: str | None, since: float | None, until: float | None
     ) -> list[tuple[str, str | None]]:

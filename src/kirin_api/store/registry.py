@@ -13,7 +13,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from kirin_api.contract.status import TaskStatus
 from kirin_api.store.base import QueueStat, WorkerInfo
-from kirin_api.store.schema import tasks, workers
+from kirin_api.store.schema import tasks, webhook_deliveries, workers
 
 _PENDING = TaskStatus.PENDING.value
 
@@ -91,6 +91,23 @@ class RegistryMixin:
                 model: QueueStat(pending=int(count), oldest_created_at=oldest)
                 for model, count, oldest in conn.execute(stmt)
             }
+
+    def task_counts(self) -> dict[tuple[str, str], int]:
+        stmt = select(tasks.c.model, tasks.c.status, func.count()).group_by(
+            tasks.c.model, tasks.c.status
+        )
+        with self._read() as conn:
+            return {(model, status): int(n) for model, status, n in conn.execute(stmt)}
+
+    def delivery_counts(self) -> dict[str, int]:
+        state = webhook_deliveries.c.state
+        stmt = (
+            select(state, func.count())
+            .where(state.in_(["delivered", "failed", "gone"]))
+            .group_by(state)
+        )
+        with self._read() as conn:
+            return {outcome: int(n) for outcome, n in conn.execute(stmt)}
 
     def usage_costs(
         self, account_id: str | None, since: float | None, until: float | None

@@ -39,6 +39,7 @@ from kirin_api.engines.upstream import (
     UpstreamConfigError,
     build_upstream_engine,
 )
+from kirin_api.metrics import count_upstream
 
 log = logging.getLogger("kirin_api.worker")
 ENGINES = ("preview", "diffusers", *UPSTREAM_ENGINES)
@@ -123,7 +124,9 @@ def _upstream(
     name: str, model: str, options: Mapping[str, Any], environ: Mapping[str, str], alone: bool
 ) -> Engine:
     try:
-        return build_upstream_engine(name, model, options, environ, alone=alone)
+        return build_upstream_engine(
+            name, model, options, environ, alone=alone, on_outcome=count_upstream
+        )
     except UpstreamConfigError as exc:
         raise EngineConfigError(str(exc)) from exc
 

@@ -52,6 +52,7 @@ from kirin_api.media.encode import (
 )
 from kirin_api.media.probe import ProbeError, probe_video, read_frames
 from kirin_api.media.watermark import make_watermark
+from kirin_api.metrics import observe_render
 from kirin_api.storage.base import BlobStorage, StorageError
 from kirin_api.store.base import NewElement, StoreUnavailable, TaskRecord, TaskStore, WorkerInfo
 from kirin_api.worker.inputs import InputPreparer, PreparedInputs
@@ -308,6 +309,7 @@ class Worker:
         cost = self._pricing.cost(task.model, task.params, seconds=spec.duration)
         if self._complete(task, content, cost, metadata):
             log.info("task %s completed in %.2fs", task.id, render_seconds)
+            observe_render(task.model, str(metadata["engine"]), render_seconds)
 
     def _encode(
         self,

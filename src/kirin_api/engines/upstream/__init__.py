@@ -3,7 +3,7 @@ Kirin contract (``kirin``). See ``relay`` for the flow and docs/gateway.md for t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kirin_api.engines.upstream.client import UpstreamClient
@@ -35,6 +35,7 @@ def build_upstream_engine(
     environ: Mapping[str, str],
     *,
     alone: bool = True,
+    on_outcome: Callable[[str, str], None] = lambda engine, outcome: None,
 ) -> UpstreamEngine:
     """The ``engine`` (``kling`` or ``kirin``) of ``model``'s table; UpstreamConfigError if
     the table is malformed or a secret's variable is not set."""
@@ -48,6 +49,10 @@ def build_upstream_engine(
         dialect = KirinDialect(options.secrets["api_key"])
         classify = classify_kirin
     client = UpstreamClient(
-        options.base_url, classify, timeout=options.timeout, retry=options.retry
+        options.base_url,
+        classify,
+        timeout=options.timeout,
+        retry=options.retry,
+        on_outcome=lambda outcome: on_outcome(engine, outcome),
     )
     return UpstreamEngine(options, dialect, client)

@@ -74,12 +74,15 @@ class UpstreamClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_outcome: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._classify = classify
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
+        # Told how each request went ("ok" or an error kind): the worker counts them.
+        self._on_outcome = on_outcome
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
@@ -111,6 +114,7 @@ class UpstreamClient:
                 problem = self._problem(response)
             except httpx.HTTPError as exc:
                 problem = UpstreamError("unavailable", f"{method} {path}: {_describe(exc)}")
+            self._on_outcome("ok" if problem is None else problem.kind)
             if problem is None:
                 return response.json()
             if problem.kind != "unavailable" or not retry:
