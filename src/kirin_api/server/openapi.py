@@ -69,7 +69,14 @@ _TAGS = [
 
 def rewrite(document: dict[str, Any]) -> dict[str, Any]:
     doc = copy.deepcopy(document)
-    schemas: dict[str, Any] = {}
+    # FastAPI's own components (the admin API's bodies ...), less the validation errors of a
+    # 422 this server never sends.
+    generated = doc.get("components", {}).get("schemas", {})
+    schemas: dict[str, Any] = {
+        name: schema
+        for name, schema in generated.items()
+        if name not in ("HTTPValidationError", "ValidationError")
+    }
     bodies = {m["id"]: _component(schemas, m["parameters"]) for m in model_schemas()}
     schemas.update(copy.deepcopy(ERROR_SCHEMAS))
     schemas.update(copy.deepcopy(TASK_SCHEMAS))
