@@ -125,9 +125,8 @@ def scrape(store: TaskStore, stale_after: float) -> bytes:
     registry = CollectorRegistry()
     if os.environ.get(MULTIPROC_ENV):
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        registry.register(StoreCollector(store, stale_after))
-        return bytes(generate_latest(registry))
-    registry.register(_ProcessCollector())
+    else:
+        registry.register(_ProcessCollector())
     registry.register(StoreCollector(store, stale_after))
     return bytes(generate_latest(registry))
 

@@ -104,9 +104,8 @@ class UpstreamClient:
         """The JSON of a successful answer. ``retry``: a request without a usable answer is
         sent again (only for requests that may be repeated: reads, and creates that the
         upstream deduplicates by ``external_task_id``)."""
-        started = self._clock()
-        wait = self._retry.first
-        while True:
+
+        def once() -> Any:
             try:
                 response = self._http.request(
                     method, path, headers=dict(headers or {}), json=json, params=params
@@ -115,16 +114,29 @@ class UpstreamClient:
             except httpx.HTTPError as exc:
                 problem = UpstreamError("unavailable", f"{method} {path}: {_describe(exc)}")
             self._on_outcome("ok" if problem is None else problem.kind)
-            if problem is None:
-                return response.json()
-            if problem.kind != "unavailable" or not retry:
+            if problem is not None:
                 raise problem
-            if self._clock() - started + wait > self._retry.total:
-                raise UpstreamError(
-                    "unavailable",
-                    f"{problem.message} (tried for {self._clock() - started:.0f}s)",
-                )
-            log.info("upstream %s: %s; again in %.1fs", self.base_url, problem.message, wait)
+            return response.json()
+
+        return self._retrying(once) if retry else once()
+
+    def _retrying(self, once: Callable[[], Any]) -> Any:
+        """``once()`` until it does not fail as ``unavailable``, for at most the policy's total
+        time, waiting longer each time."""
+        started = self._clock()
+        wait = self._retry.first
+        while True:
+            try:
+                return once()
+            except UpstreamError as problem:
+                if problem.kind != "unavailable":
+                    raise
+                if self._clock() - started + wait > self._retry.total:
+                    raise UpstreamError(
+                        "unavailable",
+                        f"{problem.message} (tried for {self._clock() - started:.0f}s)",
+                    ) from problem
+                log.info("upstream %s: %s; again in %.1fs", self.base_url, problem.message, wait)
             self._sleep(wait)
             wait = min(wait * self._retry.factor, self._retry.longest)
 
@@ -143,19 +155,7 @@ class UpstreamClient:
 
     def download(self, url: str, dest: Path, headers: Mapping[str, str] | None = None) -> None:
         """Stream a result to ``dest`` (at most :data:`MAX_RESULT_BYTES`), retried like reads."""
-        started = self._clock()
-        wait = self._retry.first
-        while True:
-            try:
-                self._download_once(url, dest, headers)
-                return
-            except UpstreamError as exc:
-                if exc.kind != "unavailable" or (
-                    self._clock() - started + wait > self._retry.total
-                ):
-                    raise
-                self._sleep(wait)
-                wait = min(wait * self._retry.factor, self._retry.longest)
+        self._retrying(lambda: self._download_once(url, dest, headers))
 
     def _download_once(self, url: str, dest: Path, headers: Mapping[str, str] | None) -> None:
         size = 0

@@ -61,8 +61,6 @@ async def authenticate(request: Request) -> Account:
     if token.startswith(KEY_PREFIX):
         try:
             return await account_for_api_key(request, token)
-        except TokenRefused:
-            raise
         except Unauthorized as exc:
             raise TokenRefused(1000, exc.message) from None
     if not looks_like_jwt(token):
