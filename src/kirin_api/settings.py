@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=60.0, gt=0)
     # Claims of one task before it is failed with the model's ...098 code.
     max_attempts: int = Field(default=3, ge=1)
+    # All of one task's input URLs must be fetched within this (each URL also has its own
+    # connection timeouts); URLs are fetched at once, beside the render.
+    fetch_deadline_seconds: float = Field(default=60.0, gt=0)
+    # Tasks whose inputs one worker fetches at once while it renders, and the sum of their
+    # inputs' size caps it may hold (bytes on the scratch disk).
+    prefetch_tasks: int = Field(default=4, ge=1, le=64)
+    prefetch_bytes: int = Field(default=1 << 30, ge=1)
     # How often an idle worker looks for work.
     poll_interval: float = Field(default=0.5, gt=0)
     # Lifetime of result URLs.

@@ -232,8 +232,10 @@ def worker(
             poll_interval=settings.poll_interval,
             stale_after=settings.worker_stale_seconds,
             version=__version__,
+            prefetch_tasks=settings.prefetch_tasks,
+            prefetch_bytes=settings.prefetch_bytes,
         ),
-        InputPreparer(storage, fetcher, store),
+        InputPreparer(storage, fetcher, store, fetch_deadline=settings.fetch_deadline_seconds),
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

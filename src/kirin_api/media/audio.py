@@ -16,6 +16,7 @@ import av
 import av.error
 import numpy as np
 
+from kirin_api.contract.errors import InvalidMedia
 from kirin_api.media.encode import PcmAudio
 
 SAMPLE_RATE = 48_000
@@ -48,11 +49,27 @@ def read_audio(path: str | os.PathLike[str], *, max_seconds: float) -> PcmAudio 
                 if total >= limit:
                     break
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise AudioError(f"cannot read the audio of {os.fspath(path)}: {exc}") from exc
+        # No path in the message: it may reach a user, and the path is our scratch directory.
+        raise AudioError(f"cannot decode the audio track ({type(exc).__name__})") from exc
     if not chunks:
         return None
     samples = np.concatenate(chunks, axis=1)[:, :limit]
     return PcmAudio(np.ascontiguousarray(samples, dtype=np.float32), SAMPLE_RATE)
+
+
+def check_audio(path: str | os.PathLike[str], param: str, *, max_seconds: float) -> None:
+    """Refuse a video whose audio track (if any) does not decode, before anything renders.
+
+    Raises:
+        InvalidMedia: naming ``param``, saying what to do.
+    """
+    try:
+        read_audio(path, max_seconds=max_seconds)
+    except AudioError as exc:
+        raise InvalidMedia(
+            f"{param}: {exc}; send a video whose sound plays, or keep_original_sound: no",
+            param=param,
+        ) from exc
 
 
 def tone_bed(seconds: float, seeds: Sequence[int], cuts: Sequence[float] = ()) -> PcmAudio:

@@ -6,10 +6,15 @@ model's ``...099`` task code for images fetched from URLs).
 
 Order of the checks, cheapest and safest first, so hostile input is refused before it costs
 memory: base64 length and alphabet → decoded size → format by content (Pillow, restricted to the
-allowed plugins) → declared dimensions from the header (pixel budget, sides) → only then a full
-decode, which catches truncated and corrupt files → the aspect ratio of the oriented image (a
-PNG's EXIF orientation may sit after its pixel data, so it is read after the decode; a failed
-decode must never be swallowed by an earlier look at EXIF).
+allowed plugins) → declared dimensions from the header (pixel budget, sides) → only then the
+proof that the data decodes, which catches truncated and corrupt files, in bounded memory
+(:mod:`.image_structure`: a PNG's compressed rows are inflated and counted, never kept; a JPEG
+is decoded at 1/8 scale) → the aspect ratio of the oriented image (a PNG's EXIF orientation may
+sit after its pixel data, so it is read by that walk; a failed check must never be swallowed by
+an earlier look at EXIF).
+
+Full decodes (:func:`load_rgb`, :func:`rewrite_pixels`, and the check of any other format) run
+at most :func:`full_decode_slots` at a time in a process: each may hold a 50 MP frame.
 
 Decompression bombs: Pillow's own guard warns at about 89 MP and errors at twice that. We refuse
 anything above :data:`MAX_PIXELS` (50 MP, an error, never a warning) from the *header*, before a
@@ -24,9 +29,14 @@ to the engines, and trajectory points are given in its pixels.
 from __future__ import annotations
 
 import binascii
+import functools
 import io
+import os
 import re
 import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,8 +45,16 @@ from PIL import Image, ImageOps
 
 from kirin_api.contract.errors import InvalidMedia
 from kirin_api.contract.media import ImageRules, MediaFacts, size_text
+from kirin_api.media.image_structure import StructureError, verify_png
 
-__all__ = ["MAX_PIXELS", "check_image", "decode_base64_image", "load_rgb"]
+__all__ = [
+    "MAX_PIXELS",
+    "check_image",
+    "decode_base64_image",
+    "full_decode_slots",
+    "load_rgb",
+    "rewrite_pixels",
+]
 
 MAX_PIXELS = 50_000_000
 """Largest width x height accepted (see the module docstring)."""
@@ -52,6 +70,33 @@ _DECODE_ERRORS: tuple[type[Exception], ...] = (
     TypeError,
     struct.error,
 )
+# What one full decode of a MAX_PIXELS image may cost (RGBA, plus a converted copy).
+_FULL_DECODE_BYTES = 2 * 4 * MAX_PIXELS
+_JPEG_QUALITY = 95  # rewritten JPEGs: no visible loss, and the engines resample anyway
+
+
+@functools.cache
+def full_decode_slots() -> int:
+    """Full decodes that may run at once in this process: a quarter of the memory, shared out
+    at :data:`_FULL_DECODE_BYTES` each, between 1 and 4."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1
+    return max(1, min(4, memory // 4 // _FULL_DECODE_BYTES))
+
+
+@functools.cache
+def _decode_gate() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(full_decode_slots())
+
+
+@contextmanager
+def _full_decode() -> Iterator[None]:
+    with _decode_gate():
+        yield
+
+
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _WHITESPACE = re.compile(r"[ \t\r\n]+")
 _EXIF_ORIENTATION = 0x0112
@@ -211,14 +256,7 @@ def check_image(
                 f"{param}: each side must be at most {rules.max_side} px; got {width}x{height}",
                 param=param,
             )
-        try:
-            image.load()  # the full decode: truncated or corrupt data fails here
-        except _DECODE_ERRORS as exc:
-            raise InvalidMedia(
-                f"{param}: image data is truncated or corrupt ({exc})", param=param
-            ) from exc
-        # Only now for PNG: its EXIF may follow the pixel data, and reading it decodes them.
-        width, height = _oriented_size(image)
+        width, height = _prove_decodes(image, data, fmt, param)
         if rules.aspect_range is not None:
             low, high = rules.aspect_range
             aspect = width / height
@@ -230,6 +268,36 @@ def check_image(
                     param=param,
                 )
     return MediaFacts(width=width, height=height, format=fmt, size_bytes=len(data))
+
+
+def _prove_decodes(image: Image.Image, data: bytes, fmt: str, param: str) -> tuple[int, int]:
+    """Prove the whole image decodes, in bounded memory where the format allows (see the module
+    docstring); return its oriented size."""
+    if fmt == "PNG":
+        try:
+            facts = verify_png(data)
+        except StructureError as exc:
+            raise InvalidMedia(
+                f"{param}: image data is truncated or corrupt ({exc})", param=param
+            ) from exc
+        if facts.orientation in _SWAPPING_ORIENTATIONS:
+            return facts.height, facts.width
+        return facts.width, facts.height
+    try:
+        if fmt == "JPEG":
+            size = _oriented_size(image)  # its EXIF is in the header; draft shrinks .size
+            # Every entropy-coded segment is still read; only the inverse DCT is cut short.
+            image.draft(image.mode, (-(-image.width // 8), -(-image.height // 8)))
+            image.load()
+            return size
+        else:
+            with _full_decode():
+                image.load()
+    except _DECODE_ERRORS as exc:
+        raise InvalidMedia(
+            f"{param}: image data is truncated or corrupt ({exc})", param=param
+        ) from exc
+    return _oriented_size(image)
 
 
 def _ratio(value: float) -> str:
@@ -259,16 +327,52 @@ def load_rgb(data: bytes, *, max_pixels: int = MAX_PIXELS) -> npt.NDArray[np.uin
                 param="image",
             )
         try:
-            image.load()
-            oriented: Any = ImageOps.exif_transpose(image)
-            if oriented.mode.startswith("I"):
-                # 16-bit greyscale PNG: convert("RGB") would clip every value above 255 to
-                # white; keep the top 8 bits instead.
-                grey = (np.asarray(oriented, dtype=np.int64) >> 8).clip(0, 255).astype(np.uint8)
-                return np.repeat(grey[:, :, None], 3, axis=2)
-            rgb = oriented.convert("RGB")
+            with _full_decode():
+                return _rgb_array(image)
         except _DECODE_ERRORS as exc:
             raise InvalidMedia(
                 f"image: image data is truncated or corrupt ({exc})", param="image"
             ) from exc
-    return np.asarray(rgb, dtype=np.uint8)
+
+
+def _rgb_array(image: Image.Image) -> npt.NDArray[np.uint8]:
+    image.load()
+    oriented: Any = ImageOps.exif_transpose(image)
+    if oriented.mode.startswith("I"):
+        # 16-bit greyscale PNG: convert("RGB") would clip every value above 255 to white; keep
+        # the top 8 bits instead.
+        grey = (np.asarray(oriented, dtype=np.int64) >> 8).clip(0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    return np.asarray(oriented.convert("RGB"), dtype=np.uint8)
+
+
+def rewrite_pixels(data: bytes, param: str) -> bytes:
+    """The image of ``data`` (already checked by :func:`check_image`) written again from its
+    decoded pixels, oriented, in its own format (PNG losslessly, JPEG at quality
+    :data:`_JPEG_QUALITY`): nothing else the file carried survives, neither bytes after the
+    image (a "polyglot" file) nor metadata.
+
+    Raises:
+        InvalidMedia: the data does not decode after all; ``param`` is set.
+    """
+    with _open(data, frozenset({"JPEG", "PNG"}), param) as image:
+        fmt = "JPEG" if image.format in ("JPEG", "MPO") else "PNG"
+        out = io.BytesIO()
+        try:
+            with _full_decode():
+                image.load()
+                oriented: Any = ImageOps.exif_transpose(image)
+                if fmt == "JPEG":
+                    if oriented.mode not in ("RGB", "L", "CMYK"):
+                        oriented = oriented.convert("RGB")
+                    oriented.save(out, "JPEG", quality=_JPEG_QUALITY)
+                else:
+                    kept = {"transparency": oriented.info["transparency"]}
+                    if "transparency" not in oriented.info:
+                        kept = {}
+                    oriented.save(out, "PNG", compress_level=1, **kept)
+        except _DECODE_ERRORS as exc:
+            raise InvalidMedia(
+                f"{param}: image data is truncated or corrupt ({exc})", param=param
+            ) from exc
+    return out.getvalue()

@@ -31,49 +31,34 @@ What :meth:`SafeFetcher.fetch` guarantees, for every hop of a redirect chain:
 ``allow_private=True`` (``KIRIN_ALLOW_PRIVATE_NETWORKS``) lifts only the address check, and not
 all of it: cloud metadata, unspecified, multicast and broadcast addresses stay refused.
 
-Errors — one exception, :class:`FetchError`, whose ``message`` starts with the ``param``
-(``"image_url: refused address 127.0.0.1 (loopback)"``) and whose ``reason`` says which rule
-failed. httpx's exceptions are translated here and nowhere else::
+Errors — one exception, :class:`~kirin_api.net.errors.FetchError`, whose ``message`` starts
+with the ``param`` (``"image_url: refused address 127.0.0.1 (loopback)"``) and whose ``reason``
+says which rule failed (the tree is in :mod:`.errors`); httpx's exceptions are translated here
+and nowhere else. An ``OSError`` while writing ``dest`` is ours, not the URL's, and propagates
+unchanged. The worker maps :class:`FetchError` to the model's ``...097`` task code.
 
-    FetchError.reason
-    ├── "invalid_url"   the URL does not parse (httpx.InvalidURL, UnsupportedProtocol ...)
-    ├── "scheme"        not http/https
-    ├── "userinfo"      user:pass@ in the URL
-    ├── "host"          empty, malformed or numeric-but-invalid host, IPv6 zone id
-    ├── "address"       the host is, or resolves to, a refused address
-    ├── "resolve"       the name does not resolve (socket.gaierror)
-    ├── "connect"       no checked address accepted a connection (httpx.ConnectError)
-    ├── "tls"           TLS handshake or certificate check failed (ConnectError over ssl.SSLError)
-    ├── "timeout"       the overall deadline passed (httpx.TimeoutException, watchdog)
-    ├── "redirect"      too many redirects, or a 3xx without Location
-    ├── "status"        a final status that is not 2xx
-    ├── "too_large"     Content-Length or the streamed body passed ``max_bytes``
-    └── "protocol"      broken HTTP, a compressed reply, a read error (httpx.ProtocolError,
-                        httpx.NetworkError, httpx.DecodingError, any other httpx.HTTPError)
-
-An ``OSError`` while writing ``dest`` is ours, not the URL's, and propagates unchanged.
-The worker maps :class:`FetchError` to the model's ``...097`` task code.
+The module is split by concern: :mod:`.urls` (checks without network), :mod:`.deadline` (the
+watchdog), :mod:`.errors`, and :mod:`.batch` (a task's inputs fetched concurrently under one
+task deadline).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import re
-import socket
 import ssl
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import httpx
 
-from kirin_api.contract.errors import KirinError
 from kirin_api.contract.media import size_text
 from kirin_api.net.addresses import IPAddress, blocked_reason, parse_ip_host
+from kirin_api.net.deadline import Deadline
+from kirin_api.net.errors import FetchError, FetchReason
+from kirin_api.net.resolve import Resolver, resolve, system_resolver, timeout_error
+from kirin_api.net.urls import MAX_URL_LENGTH, check_url, host_of, parse_url
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -87,41 +72,9 @@ __all__ = [
     "system_resolver",
 ]
 
-Resolver = Callable[[str, int], list[str]]
-"""``(host, port) -> addresses``: every address the name resolves to, as strings."""
-
-FetchReason = Literal[
-    "invalid_url",
-    "scheme",
-    "userinfo",
-    "host",
-    "address",
-    "resolve",
-    "connect",
-    "tls",
-    "timeout",
-    "redirect",
-    "status",
-    "too_large",
-    "protocol",
-]
-
 DEFAULT_USER_AGENT = "kirin-api-fetcher/0.1"
-MAX_URL_LENGTH = 8192  # longer than any real media URL; bounds parsing and logging
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
-# DNS labels after IDNA encoding (httpx gives us the ASCII form); "_" occurs in real names.
-_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
-
-
-class FetchError(KirinError):
-    """A user-supplied URL could not be fetched; ``message`` starts with ``param``."""
-
-    def __init__(self, message: str, param: str, reason: FetchReason) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
-        self.reason: FetchReason = reason
 
 
 @dataclass(frozen=True)
@@ -136,71 +89,6 @@ class FetchResult:
     size: int
     address: str
     """The IP address the body came from (for logs)."""
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    """Every address ``socket.getaddrinfo`` gives for ``host``, in its order, without repeats."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    seen: dict[str, None] = {}
-    for *_, sockaddr in infos:
-        seen.setdefault(str(sockaddr[0]), None)
-    return list(seen)
-
-
-class _Deadline:
-    """One deadline for the whole fetch, with a watchdog that cuts sockets still open at it.
-
-    httpcore reports each new TCP connection through the ``trace`` request extension; we keep a
-    ``dup`` of its socket (our own descriptor, so it can never be a recycled number) and
-    ``shutdown`` it when the timer fires, which wakes any thread blocked reading from it.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.end = time.monotonic() + seconds
-        self.expired = False
-        self._lock = threading.Lock()
-        self._socks: list[socket.socket] = []
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def remaining(self) -> float:
-        return self.end - time.monotonic()
-
-    def passed(self) -> bool:
-        return self.expired or self.remaining() <= 0
-
-    def trace(self, event: str, info: dict[str, Any]) -> None:
-        if event != "connection.connect_tcp.complete":
-            return
-        stream = info.get("return_value")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if not isinstance(sock, socket.socket):
-            return
-        with self._lock:
-            mine = sock.dup()
-            self._socks.append(mine)
-            if self.expired:
-                self._shutdown(mine)
-
-    @staticmethod
-    def _shutdown(sock: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-    def _fire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._socks:
-                self._shutdown(sock)
-
-    def close(self) -> None:
-        self._timer.cancel()
-        with self._lock:
-            for sock in self._socks:
-                sock.close()
-            self._socks.clear()
 
 
 @dataclass(frozen=True)
@@ -225,24 +113,6 @@ class _Target:
     host: str  # as the Host header and SNI name carry it
     port: int
     addresses: list[IPAddress]
-
-
-def _host_of(url: httpx.URL, param: str) -> tuple[str, IPAddress | None, str]:
-    """(host, its IP if it is an IP literal in any spelling, the name to resolve otherwise),
-    after the syntax checks that need no network."""
-    host = url.raw_host.decode("ascii", "replace").lower()
-    if not host:
-        raise FetchError(f"{param}: URL has no host", param, "host")
-    try:
-        literal = parse_ip_host(host)
-    except ValueError as exc:
-        raise FetchError(f"{param}: refused host {host!r} ({exc})", param, "host") from exc
-    if literal is not None:
-        return host, literal, ""
-    name = host[:-1] if host.endswith(".") else host
-    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
-        raise FetchError(f"{param}: invalid host name {host!r}", param, "host")
-    return host, None, name
 
 
 class SafeFetcher:
@@ -281,47 +151,56 @@ class SafeFetcher:
     # -- public --------------------------------------------------------------------------------
 
     def fetch(
-        self, url: str, *, max_bytes: int, param: str, dest: Path | None = None
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        param: str,
+        dest: Path | None = None,
+        within: Deadline | None = None,
     ) -> FetchResult:
         """GET ``url`` and return its body (in memory, or written to ``dest``).
+
+        ``within``: a deadline this fetch also obeys (its task's); when it passes, or is
+        aborted, this fetch's sockets are cut at once.
 
         Raises:
             FetchError: any rule of the module docstring broken; ``param`` names the field.
         """
-        deadline = _Deadline(self.timeout)
+        deadline = Deadline(self.timeout, parent=within)
         try:
             return self._fetch(url, max_bytes=max_bytes, param=param, dest=dest, deadline=deadline)
         except httpx.HTTPError as exc:  # anything not translated closer to where it happened
             raise self._translate(exc, param, deadline) from exc
+        except FetchError as exc:
+            # An error raised because the sockets were cut says what cut them.
+            if deadline.passed() and exc.reason in ("protocol", "connect", "timeout"):
+                raise self._timeout(param, deadline) from exc
+            raise
         finally:
             deadline.close()
 
     def check_url(self, url: str, *, param: str) -> None:
-        """The checks that need no network: length, scheme, userinfo, host syntax, and, when the
-        host is an IP literal (in any spelling), its address. A name is not resolved: call this
-        where a request must not wait on DNS (the API at submit); :meth:`fetch` and :meth:`post`
-        check again, resolved.
+        """The checks that need no network (:func:`kirin_api.net.urls.check_url`); a name is
+        not resolved: :meth:`fetch` and :meth:`post` check again, resolved.
 
         Raises:
             FetchError: a rule broken; ``param`` names the field.
         """
-        _, literal, _ = _host_of(self._parse(url, param), param)
-        if literal is None:
-            return
-        reason = blocked_reason(literal, allow_private=self.allow_private)
-        if reason is not None:
-            raise FetchError(f"{param}: refused address {literal} ({reason})", param, "address")
+        check_url(url, param=param, allow_private=self.allow_private)
 
     def is_public(self, url: str) -> bool:
         """Whether ``url``'s host resolves only to public addresses (whatever
         ``allow_private`` says): an upstream service may then be given the URL to fetch itself."""
-        deadline = _Deadline(self.timeout)
+        deadline = Deadline(self.timeout)
         try:
-            parsed = self._parse(url, "url")
-            _, literal, name = _host_of(parsed, "url")
+            parsed = parse_url(url, "url")
+            _, literal, name = host_of(parsed, "url")
             port = parsed.port or (443 if parsed.scheme == "https" else 80)
             addresses = (
-                [literal] if literal is not None else self._resolve(name, port, "url", deadline)
+                [literal]
+                if literal is not None
+                else resolve(self.resolver, name, port, "url", deadline)
             )
         except FetchError:
             return False
@@ -341,9 +220,9 @@ class SafeFetcher:
             FetchError: the URL or its address is refused, or no answer came (connect, TLS,
                 timeout, protocol); never for a status.
         """
-        deadline = _Deadline(self.timeout)
+        deadline = Deadline(self.timeout)
         try:
-            target = self._target(self._parse(url, param), param, deadline)
+            target = self._target(parse_url(url, param), param, deadline)
             response, address, transport = self._connect(
                 target, param, deadline, _Post(content=content, headers=headers)
             )
@@ -362,9 +241,9 @@ class SafeFetcher:
     # -- one fetch -----------------------------------------------------------------------------
 
     def _fetch(
-        self, url: str, *, max_bytes: int, param: str, dest: Path | None, deadline: _Deadline
+        self, url: str, *, max_bytes: int, param: str, dest: Path | None, deadline: Deadline
     ) -> FetchResult:
-        current = self._parse(url, param)
+        current = parse_url(url, param)
         for hop in range(self.max_redirects + 1):
             target = self._target(current, param, deadline)
             response, address, transport = self._connect(target, param, deadline)
@@ -389,7 +268,7 @@ class SafeFetcher:
                             param,
                             "invalid_url",
                         ) from exc
-                    current = self._parse(str(nxt), param)
+                    current = parse_url(str(nxt), param)
                     continue
                 if not 200 <= response.status_code < 300:
                     raise FetchError(f"{param}: HTTP {response.status_code}", param, "status")
@@ -400,36 +279,15 @@ class SafeFetcher:
                     transport.close()
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def _parse(self, url: str, param: str) -> httpx.URL:
-        """Parse and check what needs no network: length, scheme, userinfo, host syntax."""
-        if len(url) > MAX_URL_LENGTH:
-            raise FetchError(
-                f"{param}: URL longer than {MAX_URL_LENGTH} characters", param, "invalid_url"
-            )
-        try:
-            parsed = httpx.URL(url)
-        except (httpx.InvalidURL, TypeError, ValueError) as exc:
-            raise FetchError(f"{param}: invalid URL ({exc})", param, "invalid_url") from exc
-        if parsed.scheme not in ("http", "https"):
-            shown = parsed.scheme or "none"
-            raise FetchError(
-                f"{param}: URL scheme {shown!r} is not allowed; use http or https", param, "scheme"
-            )
-        if parsed.userinfo:
-            raise FetchError(
-                f"{param}: URLs with credentials (user:password@) are not allowed",
-                param,
-                "userinfo",
-            )
-        if parsed.port == 0:
-            raise FetchError(f"{param}: port 0 is not allowed", param, "invalid_url")
-        return parsed
-
-    def _target(self, url: httpx.URL, param: str, deadline: _Deadline) -> _Target:
+    def _target(self, url: httpx.URL, param: str, deadline: Deadline) -> _Target:
         """The checked addresses to connect to for ``url``: its literal IP, or its name resolved."""
-        host, literal, name = _host_of(url, param)
+        host, literal, name = host_of(url, param)
         port = url.port or (443 if url.scheme == "https" else 80)
-        addresses = [literal] if literal is not None else self._resolve(name, port, param, deadline)
+        addresses = (
+            [literal]
+            if literal is not None
+            else resolve(self.resolver, name, port, param, deadline)
+        )
         for ip in addresses:
             reason = blocked_reason(ip, allow_private=self.allow_private)
             if reason is not None:
@@ -439,38 +297,11 @@ class SafeFetcher:
                 raise FetchError(f"{param}: refused {where} ({reason})", param, "address")
         return _Target(url=url, host=host, port=port, addresses=addresses)
 
-    def _resolve(self, name: str, port: int, param: str, deadline: _Deadline) -> list[IPAddress]:
-        # getaddrinfo has no timeout of its own; run it aside and stop waiting at the deadline
-        # (the thread is left to finish on its own: it holds nothing of ours).
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        try:
-            future = pool.submit(self.resolver, name, port)
-            answers = future.result(timeout=max(deadline.remaining(), 0.001))
-        except concurrent.futures.TimeoutError:
-            raise self._timeout(param, deadline) from None
-        except OSError as exc:  # socket.gaierror and friends
-            raise FetchError(f"{param}: cannot resolve {name!r} ({exc})", param, "resolve") from exc
-        finally:
-            pool.shutdown(wait=False)
-        addresses: list[IPAddress] = []
-        for answer in answers:
-            try:
-                ip = parse_ip_host(answer)
-            except ValueError:
-                ip = None
-            if ip is None:
-                raise FetchError(
-                    f"{param}: resolver gave a non-address {answer!r} for {name!r}",
-                    param,
-                    "resolve",
-                )
-            addresses.append(ip)
-        if not addresses:
-            raise FetchError(f"{param}: {name!r} has no addresses", param, "resolve")
-        return addresses
+    def _resolve(self, name: str, port: int, param: str, deadline: Deadline) -> list[IPAddress]:
+        return resolve(self.resolver, name, port, param, deadline)
 
     def _connect(
-        self, target: _Target, param: str, deadline: _Deadline, post: _Post | None = None
+        self, target: _Target, param: str, deadline: Deadline, post: _Post | None = None
     ) -> tuple[httpx.Response, str, httpx.BaseTransport | None]:
         """Send the GET (or ``post``) to the first checked address that accepts; the response is
         streaming. Moving on to the next address is safe for a POST too: a refused connection
@@ -508,7 +339,7 @@ class SafeFetcher:
         return httpx.HTTPTransport(verify=self._ssl_context, trust_env=False, retries=0), True
 
     def _request(
-        self, target: _Target, ip: IPAddress, deadline: _Deadline, post: _Post | None = None
+        self, target: _Target, ip: IPAddress, deadline: Deadline, post: _Post | None = None
     ) -> httpx.Request:
         url = target.url
         default_port = url.port is None
@@ -556,7 +387,7 @@ class SafeFetcher:
         max_bytes: int,
         param: str,
         dest: Path | None,
-        deadline: _Deadline,
+        deadline: Deadline,
     ) -> FetchResult:
         too_large = FetchError(f"{param}: larger than {size_text(max_bytes)}", param, "too_large")
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
@@ -589,7 +420,7 @@ class SafeFetcher:
             address=address,
         )
 
-    def _chunks(self, response: httpx.Response, param: str, deadline: _Deadline) -> Iterator[bytes]:
+    def _chunks(self, response: httpx.Response, param: str, deadline: Deadline) -> Iterator[bytes]:
         # With any Content-Encoding refused above, iter_bytes yields the body as sent (and it
         # also serves responses whose body an injected transport has already read).
         try:
@@ -616,8 +447,8 @@ class SafeFetcher:
     # -- errors --------------------------------------------------------------------------------
 
     @staticmethod
-    def _timeout(param: str, deadline: _Deadline) -> FetchError:
-        return FetchError(f"{param}: timed out after {deadline.seconds:g} s", param, "timeout")
+    def _timeout(param: str, deadline: Deadline) -> FetchError:
+        return timeout_error(param, deadline)
 
     @staticmethod
     def _is_tls(exc: BaseException) -> bool:
@@ -628,7 +459,7 @@ class SafeFetcher:
             seen = seen.__cause__ or seen.__context__
         return False
 
-    def _translate(self, exc: httpx.HTTPError, param: str, deadline: _Deadline) -> FetchError:
+    def _translate(self, exc: httpx.HTTPError, param: str, deadline: Deadline) -> FetchError:
         """httpx's exception tree -> ours (see the module docstring)."""
         if isinstance(exc, httpx.TimeoutException) or deadline.passed():
             return self._timeout(param, deadline)

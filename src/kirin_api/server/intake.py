@@ -1,9 +1,15 @@
 """Checks at submit that need more than the contract: decoding base64 media, the account's
-elements. URL media are fetched and checked later by the worker (through the SSRF-safe fetcher),
-so a request never makes the API process reach out to a user's URL."""
+elements, the addresses of media URLs. URL media are fetched and checked later by the worker
+(through the SSRF-safe fetcher), so a request never makes the API process reach out to a user's
+URL; but a URL whose host *is* a refused address (an IP literal in any spelling, or
+``localhost``) is refused here, as ``callback_url`` is, instead of failing later with ``...097``.
+Names are not resolved here (no DNS in a request): the worker checks every answer."""
 
 from __future__ import annotations
 
+import httpx
+
+from kirin_api.contract.addresses import blocked_reason, parse_ip_host
 from kirin_api.contract.errors import InvalidParameter
 from kirin_api.contract.media import ImageRules, MediaFacts
 from kirin_api.contract.registry import ValidatedRequest, check_media_relations, media_refs
@@ -11,11 +17,14 @@ from kirin_api.media.images import decode_base64_image
 from kirin_api.store.base import Account, TaskStore
 
 
-def check_submission(request: ValidatedRequest, account: Account, store: TaskStore) -> None:
+def check_submission(
+    request: ValidatedRequest, account: Account, store: TaskStore, *, allow_private: bool = False
+) -> None:
     """Raise ``InvalidMedia``/``InvalidParameter`` (400) for what can be refused at once."""
     facts: dict[str, MediaFacts] = {}
     for ref in media_refs(request.model, request.params):
         if ref.is_url:
+            check_media_address(ref.value, ref.param, allow_private=allow_private)
             continue
         if not isinstance(ref.rules, ImageRules):
             raise InvalidParameter(f"{ref.param} must be an http(s) URL", param=ref.param)
@@ -29,3 +38,25 @@ def check_submission(request: ValidatedRequest, account: Account, store: TaskSto
                 "create one with the model kirin_custom_elements",
                 param=f"element_list.{index}.element_id",
             )
+
+
+def check_media_address(url: str, param: str, *, allow_private: bool) -> None:
+    """Refuse a media URL whose host is a refused address literal (or ``localhost``)."""
+    try:
+        host = httpx.URL(url).host.lower().rstrip(".")
+        literal = parse_ip_host(host)
+    except (httpx.InvalidURL, ValueError):
+        # The contract checked the URL's shape; an odd numeric host is the worker's to refuse.
+        return
+    if literal is not None:
+        reason = blocked_reason(literal, allow_private=allow_private)
+        shown = str(literal)
+    elif not allow_private and (host == "localhost" or host.endswith(".localhost")):
+        reason, shown = "loopback", repr(host)
+    else:
+        return
+    if reason is not None:
+        raise InvalidParameter(
+            f"{param}: refused address {shown} ({reason}); media URLs must be on public addresses",
+            param=param,
+        )

@@ -1,10 +1,22 @@
 """A task's media inputs, made ready for the engine.
 
-For every image and video of the request (``media_refs``): a URL is fetched through the one
-SSRF-safe fetcher, base64 is decoded; everything is checked by decoding it, and the rules that
-relate media (masks against their image, trajectories inside it) are checked on what decoding
-found. Fetched inputs are kept in storage under their content hash, with a small manifest per
-task, so a retried task (its worker died) does not fetch them again.
+For every image and video of the request (``media_refs``), in three steps:
+
+1. what needs no network: base64 is decoded; an input already in our own storage (a retried
+   task's manifest) is copied from there (:meth:`InputPreparer._from_own_storage`, the one
+   place to resolve an input without the network);
+2. every remaining URL is fetched through the one SSRF-safe fetcher, **all at once**, under one
+   deadline for the task (``fetch_deadline``) besides each URL's own limits; a cancel stops the
+   fetches within a fraction of a second (:mod:`kirin_api.net.batch`);
+3. everything is checked by decoding it, and the rules that relate media (masks against their
+   image, trajectories inside it) are checked on what decoding found; a reference video whose
+   sound is to be kept must have audio that decodes.
+
+Images are then written again from their decoded pixels (:func:`rewrite_pixels`): whatever
+else the file carried (bytes after the image, metadata chunks: a "polyglot" file) is never
+stored, handed to an engine or relayed. Fetched inputs are kept in storage under their content
+hash, with a small manifest per task, so a retried task (its worker died) does not fetch them
+again.
 
 Failures become task failures with the model's codes: a fetch that fails is ``...097``; media
 that break a rule are ``...099``; both messages name the parameter.
@@ -26,9 +38,13 @@ from kirin_api.contract.errors import (
 )
 from kirin_api.contract.media import ImageRules, MediaFacts, MediaRef, VideoRules
 from kirin_api.contract.registry import check_media_relations, media_refs
-from kirin_api.media.images import check_image, decode_base64_image
+from kirin_api.engines.base import RenderCancelled
+from kirin_api.media.audio import check_audio
+from kirin_api.media.images import check_image, decode_base64_image, rewrite_pixels
 from kirin_api.media.videos import check_video
-from kirin_api.net.fetch import FetchError, SafeFetcher
+from kirin_api.net.batch import Fetched, FetchRequest, fetch_all
+from kirin_api.net.errors import FetchError
+from kirin_api.net.fetch import SafeFetcher
 from kirin_api.storage.base import BlobStorage
 from kirin_api.store.base import TaskRecord, TaskStore
 
@@ -57,11 +73,23 @@ def manifest_key(task_id: str) -> str:
     return f"inputs/tasks/{task_id}.json"
 
 
+DEFAULT_FETCH_DEADLINE_SECONDS = 60.0
+"""All of a task's URLs must be fetched within this (``KIRIN_FETCH_DEADLINE_SECONDS``)."""
+
+
 class InputPreparer:
-    def __init__(self, storage: BlobStorage, fetcher: SafeFetcher, store: TaskStore) -> None:
+    def __init__(
+        self,
+        storage: BlobStorage,
+        fetcher: SafeFetcher,
+        store: TaskStore,
+        *,
+        fetch_deadline: float = DEFAULT_FETCH_DEADLINE_SECONDS,
+    ) -> None:
         self._storage = storage
         self._fetcher = fetcher
         self._store = store
+        self._fetch_deadline = fetch_deadline
 
     def prepare(
         self,
@@ -69,21 +97,41 @@ class InputPreparer:
         workdir: Path,
         check: Callable[[], None] = lambda: None,
         *,
+        should_stop: Callable[[], bool] = lambda: False,
         classify_urls: bool = False,
     ) -> PreparedInputs:
         """Fetch, decode and check every input of ``task`` into ``workdir``; ``check`` is called
-        between inputs (it raises when the task was cancelled). ``classify_urls``: also find
-        which URLs are on public addresses (for engines that relay them upstream)."""
+        between inputs and ``should_stop`` while fetching (a cancel raises
+        :class:`~kirin_api.engines.base.RenderCancelled`). ``classify_urls``: also find which
+        URLs are on public addresses (for engines that relay them upstream)."""
         prepared = PreparedInputs()
         manifest = self._load_manifest(task.id)
-        for index, ref in enumerate(media_refs(task.model, task.params)):
+        refs = media_refs(task.model, task.params)
+        requests: list[FetchRequest] = []
+        for index, ref in enumerate(refs):
             check()
             path = workdir / f"input-{index}"
-            self._materialise(ref, manifest, path)
             prepared.paths[ref.param] = path
-            prepared.facts[ref.param] = self._check(ref, path)
-            if classify_urls and ref.is_url and self._fetcher.is_public(ref.value):
-                prepared.public_urls.add(ref.param)
+            if not self._without_network(ref, manifest, path):
+                requests.append(
+                    FetchRequest(ref.value, ref.param, ref.rules.max_bytes, path, classify_urls)
+                )
+        fetched = self._fetch(requests, should_stop)
+        for ref in refs:
+            check()
+            path = prepared.paths[ref.param]
+            prepared.facts[ref.param] = self._check(task, ref, path)
+            # Only the pixels go on: an engine, storage and an upstream never see the bytes as
+            # they came (a relayed URL would give the upstream those bytes: not for images).
+            if ref.kind == "image":
+                self._rewrite(ref, path)
+            elif classify_urls and ref.is_url:
+                got = fetched.get(ref.param)
+                public = got.public if got is not None else self._fetcher.is_public(ref.value)
+                if public:
+                    prepared.public_urls.add(ref.param)
+            if ref.param in fetched:
+                manifest[ref.param] = self._keep(path)
         if manifest:
             self._storage.put_bytes(
                 manifest_key(task.id), json.dumps(manifest).encode(), "application/json"
@@ -102,8 +150,9 @@ class InputPreparer:
         loaded: dict[str, str] = json.loads(self._storage.get_bytes(key))
         return loaded
 
-    def _materialise(self, ref: MediaRef, manifest: dict[str, str], path: Path) -> None:
-        """Write the input of ``ref`` to ``path``: decoded, from storage, or fetched."""
+    def _without_network(self, ref: MediaRef, manifest: dict[str, str], path: Path) -> bool:
+        """Write the input of ``ref`` to ``path`` if that needs no fetch (base64, or already in
+        our storage); False if its URL must be fetched."""
         if not ref.is_url:
             # Base64 was decoded and checked at submit already; decoding again is cheap.
             try:
@@ -111,29 +160,59 @@ class InputPreparer:
             except InvalidMedia as exc:
                 raise TaskFailure(TaskErrorKind.TASK_CREATION, exc.message) from exc
             path.write_bytes(data)
-            return
+            return True
+        return self._from_own_storage(ref, manifest, path)
+
+    def _from_own_storage(self, ref: MediaRef, manifest: dict[str, str], path: Path) -> bool:
+        """The seam for inputs we hold ourselves: copy ``ref``'s input from our storage to
+        ``path`` and return True, or False to fetch its URL. Today: a retried task's inputs,
+        kept under their content hash by the first attempt."""
         cached = manifest.get(ref.param)
         if cached is not None and self._storage.exists(cached):
             path.write_bytes(self._storage.get_bytes(cached))
-            return
+            return True
+        return False
+
+    def _fetch(
+        self, requests: list[FetchRequest], should_stop: Callable[[], bool]
+    ) -> dict[str, Fetched]:
+        """Every URL at once, under the task deadline; each streamed to disk with the rule's
+        size cap (a 100 MB video never sits in memory)."""
         try:
-            # Streamed to disk with the rule's size cap: a 100 MB video never sits in memory.
-            self._fetcher.fetch(
-                ref.value, max_bytes=ref.rules.max_bytes, param=ref.param, dest=path
+            return fetch_all(
+                self._fetcher,
+                requests,
+                deadline_seconds=self._fetch_deadline,
+                should_stop=should_stop,
             )
         except FetchError as exc:
+            if exc.reason == "cancelled":
+                raise RenderCancelled from exc
             raise TaskFailure(TaskErrorKind.HTTP_ERROR, exc.message) from exc
+
+    def _keep(self, path: Path) -> str:
+        """Store a fetched (and checked, and rewritten) input under its content hash."""
         key = content_key(path)
         if not self._storage.exists(key):
             self._storage.put_file(key, path, "application/octet-stream")
-        manifest[ref.param] = key
+        return key
 
     @staticmethod
-    def _check(ref: MediaRef, path: Path) -> MediaFacts:
+    def _check(task: TaskRecord, ref: MediaRef, path: Path) -> MediaFacts:
         try:
             if isinstance(ref.rules, VideoRules):
-                return check_video(path, ref.rules, ref.param)
+                facts = check_video(path, ref.rules, ref.param)
+                if facts.has_audio and task.params.get("keep_original_sound") == "yes":
+                    check_audio(path, ref.param, max_seconds=ref.rules.max_duration)
+                return facts
             return check_image(path.read_bytes(), ref.rules, ref.param)
+        except InvalidMedia as exc:
+            raise TaskFailure(TaskErrorKind.TASK_CREATION, exc.message) from exc
+
+    @staticmethod
+    def _rewrite(ref: MediaRef, path: Path) -> None:
+        try:
+            path.write_bytes(rewrite_pixels(path.read_bytes(), ref.param))
         except InvalidMedia as exc:
             raise TaskFailure(TaskErrorKind.TASK_CREATION, exc.message) from exc
 

@@ -1,7 +1,10 @@
-"""The worker loop: claim a task, render it, store the video, finish the task.
+"""The worker loop: claim a task, fetch its inputs, render it, store the video, finish the task.
 
-One worker renders one task at a time; run several worker processes for parallelism. Every way a
-render can end is written to the store: completed, failed with the model's code, or cancelled.
+One worker renders one task at a time; run several worker processes for parallelism. Claiming
+and fetching happen beside the render (a claiming thread, and the tasks in hand of
+:mod:`kirin_api.worker.prefetch`), so the render slot never waits on the network while a task
+with ready inputs waits. Every way a task can end is written to the store: completed, failed
+with the model's code, or cancelled.
 A worker that dies leaves its task to the lease: another worker claims it once the lease expires,
 and the store fails it with ``...098`` after too many lost attempts.
 """
@@ -16,26 +19,22 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 from PIL import Image
 
 from kirin_api.contract.errors import TaskErrorKind, TaskFailure, task_error_code
 from kirin_api.contract.job import NO_VIDEO, OutputSpec, RenderJob
-from kirin_api.contract.media import MediaFacts
 from kirin_api.contract.pricing import PricingTable, format_cost
 from kirin_api.contract.registry import output_spec, produces_video, render_seed, served_models
 from kirin_api.engines.base import (
     DeferTask,
     ElementMaker,
     Engine,
-    Frame,
     RenderCancelled,
     RenderControl,
     RenderOutput,
@@ -50,13 +49,21 @@ from kirin_api.media.encode import (
     VideoTarget,
     encode_mp4,
 )
-from kirin_api.media.probe import ProbeError, probe_video, read_frames
 from kirin_api.media.watermark import make_watermark
 from kirin_api.metrics import observe_render
 from kirin_api.storage.base import BlobStorage, StorageError
 from kirin_api.store.base import NewElement, StoreUnavailable, TaskRecord, TaskStore, WorkerInfo
 from kirin_api.worker.inputs import InputPreparer, PreparedInputs
 from kirin_api.worker.lease import LeaseKeeper
+from kirin_api.worker.messages import clean_message
+from kirin_api.worker.prefetch import (
+    DEFAULT_PREFETCH_BYTES,
+    DEFAULT_PREFETCH_TASKS,
+    InHand,
+    Ticket,
+    input_bytes,
+)
+from kirin_api.worker.results import extension, sharpest_frame, take_delivered, verify_result
 from kirin_api.worker.slots import SlotHolder
 
 log = logging.getLogger("kirin_api.worker")
@@ -82,6 +89,9 @@ class WorkerConfig:
     stale_after: float = 30.0
     # The software's version, as the registry shows it.
     version: str = "unknown"
+    # Tasks whose inputs are fetched at once beside the render, and their size caps in all.
+    prefetch_tasks: int = DEFAULT_PREFETCH_TASKS
+    prefetch_bytes: int = DEFAULT_PREFETCH_BYTES
 
     @property
     def registry_interval(self) -> float:
@@ -127,14 +137,22 @@ class Worker:
         )
 
     def run(self, stop: threading.Event) -> None:
-        """Claim and process tasks until ``stop`` is set (a task in hand is finished first)."""
+        """Claim and process tasks until ``stop`` is set (tasks in hand are given back)."""
         log.info("worker %s serving %s", self._config.worker_id, ", ".join(self.models))
         self._stopping = stop
         beats = threading.Thread(target=self._announce, args=(stop,), name="registry", daemon=True)
         beats.start()
+        hand = InHand(self._config.prefetch_tasks, self._config.prefetch_bytes)
+        claims = threading.Thread(target=self._claim_loop, args=(stop, hand), name="claims")
+        claims.start()
         try:
-            self._loop(stop)
+            self._render_loop(stop, hand)
         finally:
+            stop.set()
+            hand.wake()
+            claims.join()
+            for ticket in hand.close():
+                self._give_back(ticket)
             with contextlib.suppress(StoreUnavailable):
                 self._store.unregister_worker(self._config.worker_id)
 
@@ -168,40 +186,67 @@ class Worker:
             current_task=self._current_task,
         )
 
-    def _loop(self, stop: threading.Event) -> None:
+    def _claim_loop(self, stop: threading.Event, hand: InHand) -> None:
+        """Keep the hand filled: claim while there is room (see :mod:`.prefetch`)."""
         backoff = self._config.poll_interval
         while not stop.is_set():
+            if not hand.room_for_more():
+                hand.wait(self._config.poll_interval)
+                continue
             try:
-                task = self.run_once()
+                ticket = self._claim(ahead=hand.busy())
             except StoreUnavailable as exc:
                 log.warning("database unavailable, retrying in %.1fs: %s", backoff, exc)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             backoff = self._config.poll_interval
-            if task is None:
+            if ticket is None:
                 # Woken at once by a new task where the database can tell (PostgreSQL NOTIFY);
                 # otherwise, and as the fallback, this is the poll interval.
                 self._store.wait_for_work(self.models, self._config.poll_interval, stop)
+                continue
+            hand.start(ticket, self._prepare)
+
+    def _render_loop(self, stop: threading.Event, hand: InHand) -> None:
+        while not stop.is_set():
+            ticket = hand.take_ready(self._config.poll_interval)
+            if ticket is None:
+                continue
+            try:
+                self._render(ticket)
+            finally:
+                hand.finished(ticket)
 
     def run_once(self) -> TaskRecord | None:
-        """Claim one task and process it; None when there was nothing to claim. Models whose
-        upstream is at its parallel-task limit are not claimed: their tasks stay pending."""
-        with self._slots.reserve(self.models) as claimable:
-            task = self._store.claim(
-                self._config.worker_id,
-                claimable.models,
-                self._config.lease_seconds,
-                self._config.max_attempts,
-            )
-            claimable.keep_for(task.model if task is not None else None)
-            if task is not None:
-                self.process(task)
-        return task
+        """Claim one task and process it, all on this thread; None when there was nothing to
+        claim. Models whose upstream is at its parallel-task limit are not claimed."""
+        ticket = self._claim(ahead=False)
+        if ticket is None:
+            return None
+        if self._prepare(ticket):
+            self._render(ticket)
+        return ticket.task
 
-    def process(self, task: TaskRecord) -> None:
+    def _claim(self, *, ahead: bool) -> Ticket | None:
+        """Claim one task. With tasks already in hand (``ahead``) only models free of upstream
+        slot limits are claimed: the slots a worker holds are those of one task at a time."""
+        holds = contextlib.ExitStack()
+        try:
+            if ahead:
+                models = [m for m in self.models if not self._slot_limited(m)]
+                task = self._claim_of(models) if models else None
+            else:
+                claimable = holds.enter_context(self._slots.reserve(self.models))
+                task = self._claim_of(claimable.models)
+                claimable.keep_for(task.model if task is not None else None)
+        except BaseException:
+            holds.close()
+            raise
+        if task is None:
+            holds.close()
+            return None
         log.info("task %s (%s) attempt %d", task.id, task.model, task.attempt)
-        self._current_task = task.id
         workdir = self._config.scratch_dir / f"{task.id}-{task.attempt}"
         workdir.mkdir(parents=True, exist_ok=True)
         lease = LeaseKeeper(
@@ -212,9 +257,61 @@ class Worker:
             interval=self._config.heartbeat_interval,
             also=self._slots.renew,
         )
+        lease.__enter__()
+        control = RenderControl(
+            report_progress=lambda f: lease.set_progress(RENDER_SHARE * f),
+            should_stop=lambda: lease.should_stop() or self._stopping.is_set(),
+            cancelled=lambda: lease.cancel_requested,
+        )
+        return Ticket(task, lease, control, workdir, holds, input_bytes(task))
+
+    def _claim_of(self, models: list[str]) -> TaskRecord | None:
+        return self._store.claim(
+            self._config.worker_id, models, self._config.lease_seconds, self._config.max_attempts
+        )
+
+    def _slot_limited(self, model: str) -> bool:
+        engine = self._engines.get(model)
+        return engine is not None and bool(slot_groups(engine))
+
+    def _prepare(self, ticket: Ticket) -> bool:
+        """Fetch and check the inputs of ``ticket``; False if the task ended here (its status
+        is written and the ticket released)."""
+        task, control = ticket.task, ticket.control
+
+        def prepare() -> None:
+            engine = self._engines.get(task.model)
+            ticket.prepared = self._inputs.prepare(
+                task,
+                ticket.workdir,
+                control.check,
+                should_stop=control.should_stop,
+                classify_urls=engine is not None and relays_upstream(engine),
+            )
+
         try:
-            with lease, task_context(task.id, task.model):
-                self._run_task(task, lease, workdir)
+            if self._settled(ticket, prepare):
+                return True
+        except Exception:  # writing the outcome failed: the lease brings the task back
+            log.exception("task %s: could not record how its preparation ended", task.id)
+        self._release(ticket)
+        return False
+
+    def _render(self, ticket: Ticket) -> None:
+        self._current_task = ticket.task.id
+        try:
+            self._settled(ticket, lambda: self._run_task(ticket))
+        finally:
+            self._current_task = None
+            self._release(ticket)
+
+    def _settled(self, ticket: Ticket, step: Callable[[], None]) -> bool:
+        """Run ``step``; True if it returned, else write how the task ended (every way)."""
+        task, lease = ticket.task, ticket.lease
+        try:
+            with task_context(task.id, task.model):
+                step()
+            return True
         except (RenderCancelled, EncodeCancelled):
             if lease.cancel_requested:
                 self._store.mark_cancelled(task.id, task.attempt)
@@ -229,33 +326,45 @@ class Worker:
             if self._store.defer(task.id, task.attempt, wait.seconds):
                 log.info("task %s back in the queue for %.1fs: %s", task.id, wait.seconds, wait)
         except TaskFailure as failure:
-            self._fail(task, failure.kind, failure.message)
+            self._fail(ticket, failure.kind, failure.message)
         except MemoryError:
-            self._fail(task, TaskErrorKind.RESOURCE_INSUFFICIENT, "the engine ran out of memory")
+            self._fail(ticket, TaskErrorKind.RESOURCE_INSUFFICIENT, "the engine ran out of memory")
         except (StoreUnavailable, StorageError) as exc:
             # The task stays processing; once its lease expires another attempt is made.
             log.warning("task %s left for a retry: %s", task.id, exc)
         except Exception as exc:
             log.exception("task %s failed in the engine", task.id)
-            self._fail(task, TaskErrorKind.INTERNAL, f"internal generation error: {exc}")
-        finally:
-            self._current_task = None
-            shutil.rmtree(workdir, ignore_errors=True)
+            self._fail(ticket, TaskErrorKind.INTERNAL, f"internal generation error: {exc}")
+        return False
 
-    def _fail(self, task: TaskRecord, kind: TaskErrorKind, message: str) -> None:
+    def _give_back(self, ticket: Ticket) -> None:
+        """A ready task this stopping worker will not render: back to the queue at once."""
+        with contextlib.suppress(StoreUnavailable):
+            self._store.defer(ticket.task.id, ticket.task.attempt, 0.0)
+        self._release(ticket)
+
+    def _release(self, ticket: Ticket) -> None:
+        ticket.lease.__exit__(None, None, None)
+        with contextlib.suppress(StoreUnavailable):
+            ticket.holds.close()
+        shutil.rmtree(ticket.workdir, ignore_errors=True)
+
+    def _fail(self, ticket: Ticket, kind: TaskErrorKind, message: str) -> None:
+        task = ticket.task
+        # Users read this: never a path of ours (scratch, work dir) or a traceback.
+        hidden = (str(ticket.workdir), str(self._config.scratch_dir))
+        message = clean_message(message, hidden)
         if not self._store.fail(task.id, task.attempt, task_error_code(task.model, kind), message):
             log.warning("could not record failure of %s: lease lost", task.id)
 
-    def _run_task(self, task: TaskRecord, lease: LeaseKeeper, workdir: Path) -> None:
+    def _run_task(self, ticket: Ticket) -> None:
+        task, lease, workdir, control = ticket.task, ticket.lease, ticket.workdir, ticket.control
         started = time.monotonic()
-        control = RenderControl(
-            report_progress=lambda f: lease.set_progress(RENDER_SHARE * f),
-            should_stop=lambda: lease.should_stop() or self._stopping.is_set(),
-            cancelled=lambda: lease.cancel_requested,
-        )
         engine = self._engines.get(task.model)
         relays = engine is not None and relays_upstream(engine)
-        prepared = self._inputs.prepare(task, workdir, control.check, classify_urls=relays)
+        prepared = ticket.prepared
+        assert prepared is not None
+        control.check()
         video = produces_video(task.model)
         spec = output_spec(task.model, task.params, prepared.facts) if video else NO_VIDEO
         job = RenderJob(
@@ -281,11 +390,11 @@ class Worker:
         clean_path = workdir / "video.mp4"
         marked_path = workdir / "video_watermarked.mp4"
         if output.video_path is not None:
-            _take_delivered(output, clean_path, marked_path if watermarked else None)
+            take_delivered(output, clean_path, marked_path if watermarked else None)
         else:
             self._encode(output, spec, lease, clean_path, marked_path if watermarked else None)
         render_seconds = time.monotonic() - started
-        self._verify(clean_path, spec)
+        verify_result(clean_path, spec)
         control.check()
 
         content: dict[str, Any] = {
@@ -359,21 +468,6 @@ class Worker:
             log.warning("task %s finished but its lease was lost; result dropped", task.id)
         return done
 
-    @staticmethod
-    def _verify(path: Path, spec: OutputSpec) -> None:
-        """The engine's video must be what the contract promises, or the task fails (096)."""
-        try:
-            info = probe_video(path)
-        except ProbeError as exc:
-            raise TaskFailure(TaskErrorKind.RESULT_PARSING, f"unreadable result: {exc}") from exc
-        expected = (spec.width, spec.height, spec.fps, spec.frames, spec.audio)
-        actual = (info.width, info.height, round(info.fps), info.frames, info.has_audio)
-        if actual != expected:
-            raise TaskFailure(
-                TaskErrorKind.RESULT_PARSING,
-                f"result is {actual} (width, height, fps, frames, audio), expected {expected}",
-            )
-
     def _finish_element(
         self,
         task: TaskRecord,
@@ -394,7 +488,7 @@ class Worker:
             refer_keys: list[str] = []
         else:
             frontal_param = "element_image_list.frontal_image"
-            frontal_key = f"{prefix}/frontal{_extension(prepared.facts[frontal_param])}"
+            frontal_key = f"{prefix}/frontal{extension(prepared.facts[frontal_param])}"
             self._storage.put_file(frontal_key, prepared.paths[frontal_param], "image/*")
             refer_keys = []
             refer_params = sorted(
@@ -402,7 +496,7 @@ class Worker:
                 key=lambda p: int(p.split(".")[2]),
             )
             for index, param in enumerate(refer_params):
-                key = f"{prefix}/refer_{index}{_extension(prepared.facts[param])}"
+                key = f"{prefix}/refer_{index}{extension(prepared.facts[param])}"
                 self._storage.put_file(key, prepared.paths[param], "image/*")
                 refer_keys.append(key)
         element = self._store.create_element(
@@ -428,27 +522,3 @@ class Worker:
             self._pricing.cost(task.model, task.params),
             metadata,
         )
-
-
-def _take_delivered(output: RenderOutput, clean_path: Path, marked_path: Path | None) -> None:
-    """An engine's finished MP4 (and its marked version) as the task's result files."""
-    assert output.video_path is not None
-    shutil.move(output.video_path, clean_path)
-    if marked_path is not None:
-        if output.watermarked_path is None:
-            raise TaskFailure(TaskErrorKind.RESULT_PARSING, "the engine made no watermarked video")
-        shutil.move(output.watermarked_path, marked_path)
-
-
-def _extension(facts: MediaFacts) -> str:
-    return ".png" if facts.format == "PNG" else ".jpg"
-
-
-def sharpest_frame(path: Path, samples: int = 8) -> Frame:
-    """The frame of a video to show a subject by: the sharpest of a few spread over it (the
-    variance of the Laplacian is high where edges are crisp, low in motion blur)."""
-    info = probe_video(path)
-    indices = sorted({round(i * (info.frames - 1) / max(samples - 1, 1)) for i in range(samples)})
-    frames = read_frames(path, indices)
-    scores = [cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for f in frames]
-    return frames[int(np.argmax(scores))]

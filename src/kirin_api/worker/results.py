@@ -1,0 +1,58 @@
+"""The worker's checks and helpers around a render's result: the video must be what the
+contract promises; an engine's finished MP4 is taken as the result; a subject's frontal image is
+the sharpest frame of its video."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from kirin_api.contract.errors import TaskErrorKind, TaskFailure
+from kirin_api.contract.job import OutputSpec
+from kirin_api.contract.media import MediaFacts
+from kirin_api.engines.base import Frame, RenderOutput
+from kirin_api.media.probe import ProbeError, probe_video, read_frames
+
+__all__ = ["extension", "sharpest_frame", "take_delivered", "verify_result"]
+
+
+def verify_result(path: Path, spec: OutputSpec) -> None:
+    """The engine's video must be what the contract promises, or the task fails (096)."""
+    try:
+        info = probe_video(path)
+    except ProbeError as exc:
+        raise TaskFailure(TaskErrorKind.RESULT_PARSING, f"unreadable result: {exc}") from exc
+    expected = (spec.width, spec.height, spec.fps, spec.frames, spec.audio)
+    actual = (info.width, info.height, round(info.fps), info.frames, info.has_audio)
+    if actual != expected:
+        raise TaskFailure(
+            TaskErrorKind.RESULT_PARSING,
+            f"result is {actual} (width, height, fps, frames, audio), expected {expected}",
+        )
+
+
+def take_delivered(output: RenderOutput, clean_path: Path, marked_path: Path | None) -> None:
+    """An engine's finished MP4 (and its marked version) as the task's result files."""
+    assert output.video_path is not None
+    shutil.move(output.video_path, clean_path)
+    if marked_path is not None:
+        if output.watermarked_path is None:
+            raise TaskFailure(TaskErrorKind.RESULT_PARSING, "the engine made no watermarked video")
+        shutil.move(output.watermarked_path, marked_path)
+
+
+def extension(facts: MediaFacts) -> str:
+    return ".png" if facts.format == "PNG" else ".jpg"
+
+
+def sharpest_frame(path: Path, samples: int = 8) -> Frame:
+    """The frame of a video to show a subject by: the sharpest of a few spread over it (the
+    variance of the Laplacian is high where edges are crisp, low in motion blur)."""
+    info = probe_video(path)
+    indices = sorted({round(i * (info.frames - 1) / max(samples - 1, 1)) for i in range(samples)})
+    frames = read_frames(path, indices)
+    scores = [cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for f in frames]
+    return frames[int(np.argmax(scores))]
