@@ -314,10 +314,14 @@ def test_loopback_urls_are_refused_without_the_private_networks_setting(
     fresh_kirin.start_server(workers=1)
     key = fresh_kirin.create_key()
     url = files.add("/secret.png", PNG_800x600)
-    task = submit(fresh_kirin, key, {"model": "kirin_v1_i2v", "image": url})
-    assert task["status"] == "failed"
-    assert task["error"]["code"] == "002002097"
-    assert "127.0.0.1" in task["error"]["message"]
+    # An address literal is refused at submit, as callback_url is (names: by the worker, 097).
+    with fresh_kirin.client(key) as client:
+        response = client.post("/model/v1/generation", json={"model": "kirin_v1_i2v", "image": url})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == "image"
+    assert "127.0.0.1" in error["message"]
+    assert "loopback" in error["message"]
     assert files.hits["/secret.png"] == 0
 
 

@@ -367,9 +367,9 @@ def rewrite_pixels(data: bytes, param: str) -> bytes:
                         oriented = oriented.convert("RGB")
                     oriented.save(out, "JPEG", quality=_JPEG_QUALITY)
                 else:
-                    kept = {"transparency": oriented.info["transparency"]}
-                    if "transparency" not in oriented.info:
-                        kept = {}
+                    kept = {
+                        k: v for k, v in oriented.info.items() if k == "transparency"
+                    }  # part of the pixels' meaning; every other chunk goes
                     oriented.save(out, "PNG", compress_level=1, **kept)
         except _DECODE_ERRORS as exc:
             raise InvalidMedia(

@@ -35,6 +35,7 @@ import av.error
 
 from kirin_api.contract.errors import InvalidMedia
 from kirin_api.contract.media import MediaFacts, VideoRules, size_text
+from kirin_api.media.mp4_header import video_track_sizes
 
 __all__ = ["DECODE_FRAMES", "check_video", "has_audio", "sniff_container"]
 
@@ -152,6 +153,7 @@ def check_video(path: Path, rules: VideoRules, param: str) -> MediaFacts:
     if kind not in rules.containers:
         got = kind.upper() if kind in ("mp4", "mov", "3gp", "3g2", "m4a", "mj2") else kind
         raise _refuse(param, f"must be an {allowed} video (checked by content); got {got}")
+    _check_declared_sides(path, size, rules, param)
     try:
         container: Any = av.open(str(path), mode="r", format="mov", options=_PROBE_OPTIONS)
     except _AV_ERRORS as exc:
@@ -162,6 +164,27 @@ def check_video(path: Path, rules: VideoRules, param: str) -> MediaFacts:
         raise _refuse(param, f"video is corrupt or truncated ({_why(exc)})") from exc
     finally:
         container.close()
+
+
+def _check_declared_sides(path: Path, size: int, rules: VideoRules, param: str) -> None:
+    """The sides the sample descriptions state, checked before FFmpeg decodes anything (a side
+    limit does not depend on the display rotation)."""
+    try:
+        with path.open("rb") as f:
+            declared = video_track_sizes(f, size)
+    except (OSError, struct.error) as exc:
+        raise _refuse(param, "video cannot be read (its boxes are broken)") from exc
+    for width, height in declared:
+        if (
+            width
+            and height
+            and (max(width, height) > rules.max_side or min(width, height) < rules.min_side)
+        ):
+            raise _refuse(
+                param,
+                f"each side must be between {rules.min_side} and {rules.max_side} px; "
+                f"got {width}x{height}",
+            )
 
 
 def _check_open(
@@ -192,17 +215,17 @@ def _check_open(
     if duration is None or duration <= 0:
         raise _refuse(param, "video has no readable duration")
 
-    rotation = _first_frames_rotation(container, stream, param)
-    if rotation % 180 == 90:
-        width, height = height, width
-
-    # Both bounds, with the numbers the user needs to fix it.
+    # Both bounds, with the numbers the user needs to fix it; before any frame is decoded
+    # (a side limit does not depend on the rotation).
     if min(width, height) < rules.min_side or max(width, height) > rules.max_side:
         raise _refuse(
             param,
             f"each side must be between {rules.min_side} and {rules.max_side} px; "
             f"got {width}x{height}",
         )
+    rotation = _first_frames_rotation(container, stream, param)
+    if rotation % 180 == 90:
+        width, height = height, width
     shown = round(duration, 3)
     if shown < rules.min_duration:
         raise _refuse(param, f"video must last at least {rules.min_duration:g} s; got {shown:g} s")
