@@ -13,8 +13,10 @@ is decoded at 1/8 scale) → the aspect ratio of the oriented image (a PNG's EXI
 sit after its pixel data, so it is read by that walk; a failed check must never be swallowed by
 an earlier look at EXIF).
 
-Full decodes (:func:`load_rgb`, :func:`rewrite_pixels`, and the check of any other format) run
-at most :func:`full_decode_slots` at a time in a process: each may hold a 50 MP frame.
+Full decodes (:func:`load_rgb`, :func:`rewrite_pixels`, the check of any other format) and the
+bounded checks alike run at most :func:`full_decode_slots` at a time in a process: a full decode
+may hold a 50 MP frame, and any of them is CPU that many threads at once would turn into a
+convoy on the interpreter lock, starving the API's event loop.
 
 Decompression bombs: Pillow's own guard warns at about 89 MP and errors at twice that. We refuse
 anything above :data:`MAX_PIXELS` (50 MP, an error, never a warning) from the *header*, before a
@@ -272,32 +274,37 @@ def check_image(
 
 def _prove_decodes(image: Image.Image, data: bytes, fmt: str, param: str) -> tuple[int, int]:
     """Prove the whole image decodes, in bounded memory where the format allows (see the module
-    docstring); return its oriented size."""
-    if fmt == "PNG":
+    docstring); return its oriented size. At most :func:`full_decode_slots` run at once: each
+    is seconds of CPU for a large image, and forty threads at it would also starve every other
+    thread of the process (the API's event loop) of the interpreter lock."""
+    with _full_decode():
+        if fmt == "PNG":
+            return _png_size(data, param)
         try:
-            facts = verify_png(data)
-        except StructureError as exc:
+            if fmt == "JPEG":
+                size = _oriented_size(image)  # its EXIF is in the header; draft shrinks .size
+                # Every entropy-coded segment is still read; only the inverse DCT is cut short.
+                image.draft(image.mode, (-(-image.width // 8), -(-image.height // 8)))
+                image.load()
+                return size
+            image.load()
+        except _DECODE_ERRORS as exc:
             raise InvalidMedia(
                 f"{param}: image data is truncated or corrupt ({exc})", param=param
             ) from exc
-        if facts.orientation in _SWAPPING_ORIENTATIONS:
-            return facts.height, facts.width
-        return facts.width, facts.height
+    return _oriented_size(image)
+
+
+def _png_size(data: bytes, param: str) -> tuple[int, int]:
     try:
-        if fmt == "JPEG":
-            size = _oriented_size(image)  # its EXIF is in the header; draft shrinks .size
-            # Every entropy-coded segment is still read; only the inverse DCT is cut short.
-            image.draft(image.mode, (-(-image.width // 8), -(-image.height // 8)))
-            image.load()
-            return size
-        else:
-            with _full_decode():
-                image.load()
-    except _DECODE_ERRORS as exc:
+        facts = verify_png(data)
+    except StructureError as exc:
         raise InvalidMedia(
             f"{param}: image data is truncated or corrupt ({exc})", param=param
         ) from exc
-    return _oriented_size(image)
+    if facts.orientation in _SWAPPING_ORIENTATIONS:
+        return facts.height, facts.width
+    return facts.width, facts.height
 
 
 def _ratio(value: float) -> str:
