@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     fetch_deadline_seconds: float = Field(default=60.0, gt=0)
     # Tasks whose inputs one worker fetches at once while it renders, and the sum of their
     # inputs' size caps it may hold (bytes on the scratch disk).
-    prefetch_tasks: int = Field(default=4, ge=1, le=64)
+    prefetch_tasks: int = Field(default=8, ge=1, le=64)
     prefetch_bytes: int = Field(default=1 << 30, ge=1)
     # How often an idle worker looks for work.
     poll_interval: float = Field(default=0.5, gt=0)

@@ -377,7 +377,7 @@ def rewrite_pixels(data: bytes, param: str) -> bytes:
                     kept = {
                         k: v for k, v in oriented.info.items() if k == "transparency"
                     }  # part of the pixels' meaning; every other chunk goes
-                    oriented.save(out, "PNG", compress_level=1, **kept)
+                    oriented.save(out, "PNG", **kept)
         except _DECODE_ERRORS as exc:
             raise InvalidMedia(
                 f"{param}: image data is truncated or corrupt ({exc})", param=param

@@ -121,11 +121,11 @@ class InputPreparer:
             check()
             path = prepared.paths[ref.param]
             prepared.facts[ref.param] = self._check(task, ref, path)
-            # Only the pixels go on: an engine, storage and an upstream never see the bytes as
-            # they came (a relayed URL would give the upstream those bytes: not for images).
+            # Only the pixels go on: an engine, storage and an upstream never get the bytes as
+            # they came (a public URL relayed as it is is the user's own link, not our copy).
             if ref.kind == "image":
                 self._rewrite(ref, path)
-            elif classify_urls and ref.is_url:
+            if classify_urls and ref.is_url:
                 got = fetched.get(ref.param)
                 public = got.public if got is not None else self._fetcher.is_public(ref.value)
                 if public:

@@ -35,7 +35,7 @@ from kirin_api.worker.lease import LeaseKeeper
 
 __all__ = ["DEFAULT_PREFETCH_BYTES", "DEFAULT_PREFETCH_TASKS", "InHand", "Ticket", "input_bytes"]
 
-DEFAULT_PREFETCH_TASKS = 4
+DEFAULT_PREFETCH_TASKS = 8
 """Tasks whose inputs one worker fetches at once (``KIRIN_PREFETCH_TASKS``)."""
 DEFAULT_PREFETCH_BYTES = 1 << 30
 """Size caps of the inputs one worker holds at most (``KIRIN_PREFETCH_BYTES``)."""
@@ -82,8 +82,8 @@ class InHand:
             return bool(self._tickets) or self._rendering is not None
 
     def room_for_more(self) -> bool:
-        """Whether a claim may be made now: fewer than ``max_tasks`` preparing, no ready task
-        waiting beyond the one next in line, and the size caps in hand under ``max_bytes``."""
+        """Whether a claim may be made now: fewer than ``max_tasks`` preparing, no task with
+        ready inputs waiting for the render, and the size caps in hand under ``max_bytes``."""
         with self._changed:
             ready = sum(1 for t in self._tickets if _done(t))
             preparing = len(self._tickets) - ready
@@ -124,6 +124,22 @@ class InHand:
                 if left <= 0:
                     return None
                 self._changed.wait(left)
+
+    def take_stopped(self) -> list[Ticket]:
+        """Ready tickets whose task must stop before its render (a cancel came while it
+        waited): the caller settles them now rather than when the render slot frees."""
+        with self._changed:
+            stopped = [
+                t
+                for t in self._tickets
+                if _done(t)
+                and t.future is not None
+                and t.future.result()
+                and t.control.should_stop()
+            ]
+            for ticket in stopped:
+                self._tickets.remove(ticket)
+        return stopped
 
     def finished(self, ticket: Ticket) -> None:
         with self._changed:

@@ -187,18 +187,25 @@ class Worker:
         )
 
     def _claim_loop(self, stop: threading.Event, hand: InHand) -> None:
-        """Keep the hand filled: claim while there is room (see :mod:`.prefetch`)."""
+        """Keep the hand filled: claim while there is room (see :mod:`.prefetch`); and settle
+        at once a ready task that was cancelled while it waited for the render slot."""
         backoff = self._config.poll_interval
         while not stop.is_set():
-            if not hand.room_for_more():
-                hand.wait(self._config.poll_interval)
-                continue
             try:
+                for waiting in hand.take_stopped():
+                    self._settle_waiting(waiting)
+                if not hand.room_for_more():
+                    hand.wait(self._config.poll_interval)
+                    continue
                 ticket = self._claim(ahead=hand.busy())
             except StoreUnavailable as exc:
                 log.warning("database unavailable, retrying in %.1fs: %s", backoff, exc)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            except Exception:  # never let one bad claim stop this worker from claiming
+                log.exception("claiming failed; retrying in %.1fs", backoff)
+                stop.wait(backoff)
                 continue
             backoff = self._config.poll_interval
             if ticket is None:
@@ -215,8 +222,17 @@ class Worker:
                 continue
             try:
                 self._render(ticket)
+            except Exception:  # the outcome could not be written: the lease brings it back
+                log.exception("task %s: could not record how it ended", ticket.task.id)
             finally:
                 hand.finished(ticket)
+
+    def _settle_waiting(self, ticket: Ticket) -> None:
+        """A ready task that must stop before its render (cancelled, lease lost, stopping)."""
+        try:
+            self._settled(ticket, ticket.control.check)
+        finally:
+            self._release(ticket)
 
     def run_once(self) -> TaskRecord | None:
         """Claim one task and process it, all on this thread; None when there was nothing to

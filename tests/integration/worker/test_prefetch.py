@@ -239,3 +239,26 @@ def test_cancel_during_the_render_and_encode_ends_the_task_within_a_second(
     store.request_cancel(task.account_id, task.id)
     assert wait_for(store, task, TaskStatus.CANCELLED, within=5) < 1.0
     assert engine.produced < 100
+
+
+def test_a_ready_task_waiting_for_the_render_slot_is_cancelled_within_a_second(
+    store: SqliteTaskStore, files: FileServer, run_worker: Any
+) -> None:
+    engine = FlatEngine()
+    engine.delay = 0.05
+    image = files.add("/ok.png", image_bytes(400, 300))
+    rendering = submit(store, I2V, image=image)
+    waiting = submit(store, I2V, image=image)
+    run_worker(deadline=10.0, engine=engine)
+    while engine.produced < 5:
+        time.sleep(0.01)
+    # The second task is claimed and its inputs fetched while the first renders.
+    wait_for(store, waiting, TaskStatus.PROCESSING, within=5)
+    time.sleep(0.3)
+    store.request_cancel(waiting.account_id, waiting.id)
+    assert wait_for(store, waiting, TaskStatus.CANCELLED, within=5) < 1.0
+    record = store.get_task(rendering.account_id, rendering.id)
+    assert record is not None
+    assert record.status is TaskStatus.PROCESSING  # still rendering: it was not waited for
+    store.request_cancel(rendering.account_id, rendering.id)
+    wait_for(store, rendering, TaskStatus.CANCELLED, within=5)

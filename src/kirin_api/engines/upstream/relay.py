@@ -261,14 +261,17 @@ def relay_params(job: RenderJob, forward_private: bool, element_key: str) -> dic
     """The task's parameters as the upstream gets them: this task's id as ``external_task_id``;
     no ``callback_url`` (this server delivers its own callbacks); a URL the upstream cannot be
     trusted to reach (not on a public address) replaced by the fetched file in base64 (videos,
-    which both APIs take only as URLs, cannot be: that is ``...094``); subjects by their
-    upstream ids."""
+    which both APIs take only as URLs, cannot be: that is ``...094``); an image sent as base64
+    replaced by the prepared file too (its pixels written again: never the bytes as sent);
+    subjects by their upstream ids."""
     params = copy.deepcopy(job.params)
     params.pop("callback_url", None)
     params["external_task_id"] = job.task_id
     for ref in media_refs(job.model, job.params):
-        if not ref.is_url or forward_private or ref.param in job.public_urls:
+        if ref.is_url and (forward_private or ref.param in job.public_urls):
             continue
+        if not ref.is_url and ref.param not in job.inputs:
+            continue  # nothing prepared to send instead (a job made by hand)
         if isinstance(ref.rules, VideoRules):
             raise TaskFailure(
                 TaskErrorKind.RESOURCE_INSUFFICIENT,

@@ -874,3 +874,12 @@ def test_chain_raises_094_of_the_last_engine(tmp_path: Path) -> None:
     assert caught.value.kind is TaskErrorKind.RESOURCE_INSUFFICIENT
     assert caught.value.message == "cannot (094)"
     assert (first.calls, second.calls) == (1, 1)
+
+
+def test_relay_sends_a_base64_image_as_the_prepared_file_not_as_sent(tmp_path: Path) -> None:
+    sent = b64(b"\x89PNG as the user sent it, with something after it")
+    job = make_job(
+        {"model": "kirin_v1_i2v", "image": sent},
+        inputs={"image": local_file(tmp_path, "image.png", b"pixels written again")},
+    )
+    assert relay_params(job, False, ELEMENT_KEY)["image"] == b64(b"pixels written again")
