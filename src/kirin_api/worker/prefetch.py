@@ -9,8 +9,12 @@ waits. What the worker holds is bounded:
 - by bytes: no claim is made once the inputs of the tasks in hand may reach ``max_bytes`` on
   disk, counted by what their rules allow (the sum of each input's size cap), so a burst of
   video tasks does not fill the scratch disk;
-- and no task is claimed while one whose inputs are ready is waiting to be rendered: the worker
-  never hoards ready tasks that another, idle worker could render.
+- no task is claimed while one whose inputs are ready is waiting to be rendered, and none is
+  claimed ahead while another live worker serving these models renders nothing (the registry
+  says so): a worker does not hoard tasks that an idle worker could render at once;
+- tasks of an engine with upstream slots, or that relays to an upstream, are claimed only by a
+  worker with nothing in hand (their slots are held one task at a time; a relay has no render
+  slot to keep busy).
 
 Every task in hand keeps its lease alive (its own heartbeat thread) from the claim on, so a
 cancel is seen within a heartbeat whatever phase the task is in, and a worker that dies leaves
@@ -29,16 +33,42 @@ from pathlib import Path
 
 from kirin_api.contract.registry import media_refs
 from kirin_api.engines.base import RenderControl
-from kirin_api.store.base import TaskRecord
+from kirin_api.store.base import StoreUnavailable, TaskRecord, TaskStore
 from kirin_api.worker.inputs import PreparedInputs
 from kirin_api.worker.lease import LeaseKeeper
 
-__all__ = ["DEFAULT_PREFETCH_BYTES", "DEFAULT_PREFETCH_TASKS", "InHand", "Ticket", "input_bytes"]
+__all__ = [
+    "DEFAULT_PREFETCH_BYTES",
+    "DEFAULT_PREFETCH_TASKS",
+    "InHand",
+    "Ticket",
+    "input_bytes",
+    "peer_is_idle",
+]
 
 DEFAULT_PREFETCH_TASKS = 8
 """Tasks whose inputs one worker fetches at once (``KIRIN_PREFETCH_TASKS``)."""
 DEFAULT_PREFETCH_BYTES = 1 << 30
 """Size caps of the inputs one worker holds at most (``KIRIN_PREFETCH_BYTES``)."""
+
+
+def peer_is_idle(store: TaskStore, worker_id: str, models: list[str], stale_after: float) -> bool:
+    """Whether another live worker serving any of ``models`` renders nothing (as the registry
+    says, up to a registry interval late): then the queue is left to it rather than claimed
+    ahead by ``worker_id``, where a task would wait for that worker's render."""
+    now = time.time()
+    try:
+        workers = store.list_workers()
+    except StoreUnavailable:
+        return False
+    mine = set(models)
+    return any(
+        w.id != worker_id
+        and w.current_task is None
+        and now - w.last_seen < stale_after
+        and mine & set(w.models)
+        for w in workers
+    )
 
 
 def input_bytes(task: TaskRecord) -> int:

@@ -5,6 +5,7 @@ the sharpest frame of its video."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -14,9 +15,46 @@ from kirin_api.contract.errors import TaskErrorKind, TaskFailure
 from kirin_api.contract.job import OutputSpec
 from kirin_api.contract.media import MediaFacts
 from kirin_api.engines.base import Frame, RenderOutput
+from kirin_api.media.encode import EncodeCancelled, EncodeError, PcmAudio, VideoTarget, encode_mp4
 from kirin_api.media.probe import ProbeError, probe_video, read_frames
+from kirin_api.media.watermark import make_watermark
 
-__all__ = ["extension", "sharpest_frame", "take_delivered", "verify_result"]
+__all__ = ["encode_output", "extension", "sharpest_frame", "take_delivered", "verify_result"]
+
+
+def encode_output(
+    output: RenderOutput,
+    spec: OutputSpec,
+    clean_path: Path,
+    marked_path: Path | None,
+    *,
+    on_progress: Callable[[float], None],
+    should_stop: Callable[[], bool],
+) -> None:
+    """Encode the engine's frames into the clean video and, if asked, the marked one; stops
+    (:class:`EncodeCancelled`) within a frame of ``should_stop`` turning true."""
+    targets = [VideoTarget(clean_path)]
+    if marked_path is not None:
+        targets.append(VideoTarget(marked_path, transform=make_watermark(spec.width, spec.height)))
+    audio = None
+    if output.audio is not None:
+        audio = PcmAudio(output.audio.samples, output.audio.sample_rate)
+    try:
+        encode_mp4(
+            output.frames,
+            targets,
+            width=spec.width,
+            height=spec.height,
+            fps=spec.fps,
+            total_frames=spec.frames,
+            audio=audio,
+            on_frame=lambda done: on_progress(done / spec.frames),
+            should_stop=should_stop,
+        )
+    except EncodeCancelled:
+        raise
+    except EncodeError as exc:
+        raise TaskFailure(TaskErrorKind.INTERNAL, f"encoding failed: {exc}") from exc
 
 
 def verify_result(path: Path, spec: OutputSpec) -> None:

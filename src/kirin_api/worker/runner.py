@@ -28,7 +28,7 @@ from typing import Any
 from PIL import Image
 
 from kirin_api.contract.errors import TaskErrorKind, TaskFailure, task_error_code
-from kirin_api.contract.job import NO_VIDEO, OutputSpec, RenderJob
+from kirin_api.contract.job import NO_VIDEO, RenderJob
 from kirin_api.contract.pricing import PricingTable, format_cost
 from kirin_api.contract.registry import output_spec, produces_video, render_seed, served_models
 from kirin_api.engines.base import (
@@ -37,19 +37,13 @@ from kirin_api.engines.base import (
     Engine,
     RenderCancelled,
     RenderControl,
-    RenderOutput,
     relays_upstream,
     slot_groups,
 )
 from kirin_api.logs import task_context
 from kirin_api.media.encode import (
     EncodeCancelled,
-    EncodeError,
-    PcmAudio,
-    VideoTarget,
-    encode_mp4,
 )
-from kirin_api.media.watermark import make_watermark
 from kirin_api.metrics import observe_render
 from kirin_api.storage.base import BlobStorage, StorageError
 from kirin_api.store.base import NewElement, StoreUnavailable, TaskRecord, TaskStore, WorkerInfo
@@ -62,8 +56,15 @@ from kirin_api.worker.prefetch import (
     InHand,
     Ticket,
     input_bytes,
+    peer_is_idle,
 )
-from kirin_api.worker.results import extension, sharpest_frame, take_delivered, verify_result
+from kirin_api.worker.results import (
+    encode_output,
+    extension,
+    sharpest_frame,
+    take_delivered,
+    verify_result,
+)
 from kirin_api.worker.slots import SlotHolder
 
 log = logging.getLogger("kirin_api.worker")
@@ -194,10 +195,11 @@ class Worker:
             try:
                 for waiting in hand.take_stopped():
                     self._settle_waiting(waiting)
-                if not hand.room_for_more():
+                ahead = hand.busy()
+                if not hand.room_for_more() or (ahead and self._a_peer_is_idle()):
                     hand.wait(self._config.poll_interval)
                     continue
-                ticket = self._claim(ahead=hand.busy())
+                ticket = self._claim(ahead=ahead)
             except StoreUnavailable as exc:
                 log.warning("database unavailable, retrying in %.1fs: %s", backoff, exc)
                 stop.wait(backoff)
@@ -245,12 +247,12 @@ class Worker:
         return ticket.task
 
     def _claim(self, *, ahead: bool) -> Ticket | None:
-        """Claim one task. With tasks already in hand (``ahead``) only models free of upstream
-        slot limits are claimed: the slots a worker holds are those of one task at a time."""
+        """Claim one task. With tasks already in hand (``ahead``) only models that may be
+        claimed ahead are (see :meth:`_claimed_alone`)."""
         holds = contextlib.ExitStack()
         try:
             if ahead:
-                models = [m for m in self.models if not self._slot_limited(m)]
+                models = [m for m in self.models if not self._claimed_alone(m)]
                 task = self._claim_of(models) if models else None
             else:
                 claimable = holds.enter_context(self._slots.reserve(self.models))
@@ -286,9 +288,16 @@ class Worker:
             self._config.worker_id, models, self._config.lease_seconds, self._config.max_attempts
         )
 
-    def _slot_limited(self, model: str) -> bool:
+    def _claimed_alone(self, model: str) -> bool:
+        """Tasks never claimed ahead: an upstream's slots are held one task at a time, and a
+        relay's "render" waits on the network anyway (there is no render slot to keep busy)."""
         engine = self._engines.get(model)
-        return engine is not None and bool(slot_groups(engine))
+        return engine is not None and (bool(slot_groups(engine)) or relays_upstream(engine))
+
+    def _a_peer_is_idle(self) -> bool:
+        return peer_is_idle(
+            self._store, self._config.worker_id, self.models, self._config.stale_after
+        )
 
     def _prepare(self, ticket: Ticket) -> bool:
         """Fetch and check the inputs of ``ticket``; False if the task ended here (its status
@@ -408,7 +417,14 @@ class Worker:
         if output.video_path is not None:
             take_delivered(output, clean_path, marked_path if watermarked else None)
         else:
-            self._encode(output, spec, lease, clean_path, marked_path if watermarked else None)
+            encode_output(
+                output,
+                spec,
+                clean_path,
+                marked_path if watermarked else None,
+                on_progress=lambda f: lease.set_progress(RENDER_SHARE * f),
+                should_stop=ticket.control.should_stop,
+            )
         render_seconds = time.monotonic() - started
         verify_result(clean_path, spec)
         control.check()
@@ -435,40 +451,6 @@ class Worker:
         if self._complete(task, content, cost, metadata):
             log.info("task %s completed in %.2fs", task.id, render_seconds)
             observe_render(task.model, str(metadata["engine"]), render_seconds)
-
-    def _encode(
-        self,
-        output: RenderOutput,
-        spec: OutputSpec,
-        lease: LeaseKeeper,
-        clean_path: Path,
-        marked_path: Path | None,
-    ) -> None:
-        """Encode the engine's frames into the clean video and, if asked, the marked one."""
-        targets = [VideoTarget(clean_path)]
-        if marked_path is not None:
-            targets.append(
-                VideoTarget(marked_path, transform=make_watermark(spec.width, spec.height))
-            )
-        audio = None
-        if output.audio is not None:
-            audio = PcmAudio(output.audio.samples, output.audio.sample_rate)
-        try:
-            encode_mp4(
-                output.frames,
-                targets,
-                width=spec.width,
-                height=spec.height,
-                fps=spec.fps,
-                total_frames=spec.frames,
-                audio=audio,
-                on_frame=lambda done: lease.set_progress(RENDER_SHARE * done / spec.frames),
-                should_stop=lambda: lease.should_stop() or self._stopping.is_set(),
-            )
-        except EncodeCancelled:
-            raise
-        except EncodeError as exc:
-            raise TaskFailure(TaskErrorKind.INTERNAL, f"encoding failed: {exc}") from exc
 
     def _complete(
         self, task: TaskRecord, content: dict[str, Any], cost: Decimal, metadata: dict[str, Any]

@@ -20,6 +20,7 @@ from kirin_api.contract.media import ImageRules, VideoRules
 from kirin_api.media.audio import check_audio
 from kirin_api.media.image_structure import StructureError, verify_png
 from kirin_api.media.images import check_image, rewrite_pixels
+from kirin_api.media.mp4_header import video_track_sizes
 from kirin_api.media.videos import check_video
 from tests.media_factory import image_bytes, video_file
 from tests.png_forge import chunk, grey_png
@@ -209,3 +210,20 @@ def test_zlib_slices_bound_the_inflate() -> None:
     )
     with pytest.raises(StructureError, match="more image data"):
         verify_png(data)
+
+
+def test_a_png_of_endless_tiny_chunks_is_refused() -> None:
+    data = grey_png(20, 20)
+    filler = chunk(b"tEXt", b"") * 100_001
+    with pytest.raises(StructureError, match="chunks"):
+        verify_png(data[:33] + filler + data[33:])
+
+
+def test_a_video_of_endless_tiny_boxes_is_walked_in_bounded_time(tmp_path: Path) -> None:
+    path = video_file(tmp_path / "ok.mp4", width=64, height=48, seconds=1.0, audio=False)
+    data = path.read_bytes()
+    # A million empty "free" boxes before the real ones: the walk gives up early (finding no
+    # size to refuse), and FFmpeg's own reading decides.
+    path.write_bytes(data[:32] + b"\x00\x00\x00\x08free" * 1_000_000 + data[32:])
+    with path.open("rb") as f:
+        assert video_track_sizes(f, path.stat().st_size) == []
