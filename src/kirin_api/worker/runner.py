@@ -196,7 +196,7 @@ class Worker:
                 for waiting in hand.take_stopped():
                     self._settle_waiting(waiting)
                 ahead = hand.busy()
-                if not hand.room_for_more() or (ahead and self._a_peer_is_idle()):
+                if not hand.room_for_more() or (ahead and self._peer_is_idle()):
                     hand.wait(self._config.poll_interval)
                     continue
                 ticket = self._claim(ahead=ahead)
@@ -288,16 +288,15 @@ class Worker:
             self._config.worker_id, models, self._config.lease_seconds, self._config.max_attempts
         )
 
+    def _peer_is_idle(self) -> bool:
+        config = self._config
+        return peer_is_idle(self._store, config.worker_id, self.models, config.stale_after)
+
     def _claimed_alone(self, model: str) -> bool:
         """Tasks never claimed ahead: an upstream's slots are held one task at a time, and a
         relay's "render" waits on the network anyway (there is no render slot to keep busy)."""
         engine = self._engines.get(model)
         return engine is not None and (bool(slot_groups(engine)) or relays_upstream(engine))
-
-    def _a_peer_is_idle(self) -> bool:
-        return peer_is_idle(
-            self._store, self._config.worker_id, self.models, self._config.stale_after
-        )
 
     def _prepare(self, ticket: Ticket) -> bool:
         """Fetch and check the inputs of ``ticket``; False if the task ended here (its status
@@ -383,7 +382,7 @@ class Worker:
             log.warning("could not record failure of %s: lease lost", task.id)
 
     def _run_task(self, ticket: Ticket) -> None:
-        task, lease, workdir, control = ticket.task, ticket.lease, ticket.workdir, ticket.control
+        task, workdir, control = ticket.task, ticket.workdir, ticket.control
         started = time.monotonic()
         engine = self._engines.get(task.model)
         relays = engine is not None and relays_upstream(engine)
@@ -422,8 +421,8 @@ class Worker:
                 spec,
                 clean_path,
                 marked_path if watermarked else None,
-                on_progress=lambda f: lease.set_progress(RENDER_SHARE * f),
-                should_stop=ticket.control.should_stop,
+                on_progress=control.report_progress,
+                should_stop=control.should_stop,
             )
         render_seconds = time.monotonic() - started
         verify_result(clean_path, spec)

@@ -22,11 +22,13 @@ from kirin_api.contract.job import RenderJob
 from kirin_api.contract.pricing import PricingTable
 from kirin_api.contract.registry import validate_request
 from kirin_api.contract.status import TaskStatus
-from kirin_api.engines.base import Frame, RenderControl, RenderOutput
+from kirin_api.engines.base import Frame, RenderCancelled, RenderControl, RenderOutput
 from kirin_api.net.fetch import SafeFetcher
 from kirin_api.storage.local import LocalBlobStorage
 from kirin_api.store import NewTask, SqliteTaskStore, TaskRecord
+from kirin_api.store.base import WorkerInfo
 from kirin_api.worker.inputs import InputPreparer
+from kirin_api.worker.prefetch import peer_is_idle
 from kirin_api.worker.runner import Worker, WorkerConfig
 from tests.file_server import FileServer, serve_files
 from tests.media_factory import image_bytes, mask_bytes
@@ -262,3 +264,41 @@ def test_a_ready_task_waiting_for_the_render_slot_is_cancelled_within_a_second(
     assert record.status is TaskStatus.PROCESSING  # still rendering: it was not waited for
     store.request_cancel(rendering.account_id, rendering.id)
     wait_for(store, rendering, TaskStatus.CANCELLED, within=5)
+
+
+def test_a_cancel_between_probes_stops_the_checks(
+    store: SqliteTaskStore, files: FileServer, tmp_path: Path
+) -> None:
+    # The probe of each input is bounded (headers first, two frames at most); between inputs
+    # the task's control is asked, so a cancel is seen before the next probe.
+    task = submit(store, I2V, **i2v_with_eight_urls(files, seconds=0.0))
+    calls: list[int] = []
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) > 9:  # after the 8 URLs are set up and the first probe is done
+            raise RenderCancelled
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    with pytest.raises(RenderCancelled):
+        preparer(store, tmp_path, deadline=10).prepare(task, workdir, check)
+    assert len(calls) == 10
+
+
+def test_an_idle_peer_leaves_the_queue_to_it(store: SqliteTaskStore) -> None:
+    now = time.time()
+
+    def register(worker_id: str, models: list[str], current: str | None, seen: float) -> None:
+        store.register_worker(WorkerInfo(worker_id, "host", 1, models, {}, "v", now, seen, current))
+        if current is not None:
+            store.beat_worker(worker_id, current)
+
+    register("me", [I2V], None, now)
+    assert not peer_is_idle(store, "me", [I2V], stale_after=30)
+    register("busy", [I2V], "task_1", now)
+    register("other-models", ["kirin_v1_t2v"], None, now)
+    assert not peer_is_idle(store, "me", [I2V], stale_after=30)
+    register("idle", [I2V], None, now)
+    assert peer_is_idle(store, "me", [I2V], stale_after=30)
+    assert not peer_is_idle(store, "me", [I2V], stale_after=1e-9)  # silent: not live
