@@ -16,9 +16,12 @@ How, in order, so that hostile files are refused before they cost much:
    FFmpeg open other files or URLs. ``probesize``/``analyzeduration`` are bounded and external
    data references (``enable_drefs``) stay off;
 4. facts from the container and stream headers — sides, duration, frame count, fps, audio —
-   checked against the rules, with no decoding;
+   checked against the rules, with no decoding (the sides are checked even before FFmpeg opens
+   the file, from the sample descriptions: :mod:`.mp4_header`, since FFmpeg's stream probing
+   itself decodes frames);
 5. a truncation check from the sample index (the last samples must lie inside the file), and
-   decoding of at most :data:`DECODE_FRAMES` frames to prove the stream decodes.
+   only then decoding of at most :data:`DECODE_FRAMES` frames to prove the stream decodes (and
+   read its display rotation).
 
 Sizes are *displayed* sizes: a phone video stored 1920x1080 with a 90° rotation in its display
 matrix is reported as 1080x1920, the way players (and our engines) show it.
@@ -223,15 +226,16 @@ def _check_open(
             f"each side must be between {rules.min_side} and {rules.max_side} px; "
             f"got {width}x{height}",
         )
-    rotation = _first_frames_rotation(container, stream, param)
-    if rotation % 180 == 90:
-        width, height = height, width
     shown = round(duration, 3)
     if shown < rules.min_duration:
         raise _refuse(param, f"video must last at least {rules.min_duration:g} s; got {shown:g} s")
     if shown > rules.max_duration:
         raise _refuse(param, f"video must last at most {rules.max_duration:g} s; got {shown:g} s")
     _check_not_truncated(stream, size, param)
+    # Only now a frame is decoded: every limit that headers can prove has held.
+    rotation = _first_frames_rotation(container, stream, param)
+    if rotation % 180 == 90:
+        width, height = height, width
     return MediaFacts(
         width=width,
         height=height,
