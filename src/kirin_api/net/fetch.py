@@ -37,9 +37,9 @@ says which rule failed (the tree is in :mod:`.errors`); httpx's exceptions are t
 and nowhere else. An ``OSError`` while writing ``dest`` is ours, not the URL's, and propagates
 unchanged. The worker maps :class:`FetchError` to the model's ``...097`` task code.
 
-The module is split by concern: :mod:`.urls` (checks without network), :mod:`.deadline` (the
-watchdog), :mod:`.errors`, and :mod:`.batch` (a task's inputs fetched concurrently under one
-task deadline).
+The fetcher is split by concern: :mod:`.urls` (checks without network), :mod:`.resolve` (DNS
+within the deadline), :mod:`.deadline` (the watchdog, and a task's deadline over its URLs'),
+:mod:`.errors`, and :mod:`.batch` (a task's inputs fetched at once under one task deadline).
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ For every image and video of the request (``media_refs``), in three steps:
 
 Images are then written again from their decoded pixels (:func:`rewrite_pixels`): whatever
 else the file carried (bytes after the image, metadata chunks: a "polyglot" file) is never
-stored, handed to an engine or relayed. Fetched inputs are kept in storage under their content
-hash, with a small manifest per task, so a retried task (its worker died) does not fetch them
-again.
+stored, handed to an engine or sent inline to an upstream. Fetched inputs are kept in storage
+under their content hash, with a small manifest per task, so a retried task (its worker died)
+does not fetch them again.
 
 Failures become task failures with the model's codes: a fetch that fails is ``...097``; media
 that break a rule are ``...099``; both messages name the parameter.
