@@ -89,3 +89,14 @@ def video_file(
             for packet in sound.encode():
                 out.mux(packet)
     return path
+
+
+def broken_audio_video(path: Path, width: int = 64, height: int = 48, seconds: float = 1.0) -> Path:
+    """A video whose AAC track has a broken decoder configuration: the picture is fine."""
+    video_file(path, width=width, height=height, seconds=seconds)
+    data = bytearray(path.read_bytes())
+    esds = data.index(b"esds")
+    config = data.index(b"\x05\x80\x80\x80", esds) + 5  # DecoderSpecificInfo's payload
+    data[config : config + 2] = b"\xff\xff"
+    path.write_bytes(bytes(data))
+    return path

@@ -31,8 +31,7 @@ from kirin_api.worker.inputs import InputPreparer
 from kirin_api.worker.prefetch import peer_is_idle
 from kirin_api.worker.runner import Worker, WorkerConfig
 from tests.file_server import FileServer, serve_files
-from tests.media_factory import image_bytes, mask_bytes
-from tests.unit.media.test_bounded_checks import broken_audio_video
+from tests.media_factory import broken_audio_video, image_bytes, mask_bytes
 
 I2V = "kirin_v1_i2v"
 MOTION = "kirin_v3_motion_control"

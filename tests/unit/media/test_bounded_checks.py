@@ -22,7 +22,7 @@ from kirin_api.media.image_structure import StructureError, verify_png
 from kirin_api.media.images import check_image, rewrite_pixels
 from kirin_api.media.mp4_header import video_track_sizes
 from kirin_api.media.videos import check_video
-from tests.media_factory import image_bytes, video_file
+from tests.media_factory import broken_audio_video, image_bytes, video_file
 from tests.png_forge import chunk, grey_png
 
 RULES = ImageRules(aspect_range=None, min_side=1)
@@ -171,17 +171,6 @@ def test_a_normal_video_still_passes_the_header_walk(tmp_path: Path) -> None:
     path = video_file(tmp_path / "ok.mp4", width=64, height=48, seconds=1.0)
     facts = check_video(path, VideoRules(min_side=32, max_side=2160, min_duration=0.5), "video_url")
     assert (facts.width, facts.height, facts.has_audio) == (64, 48, True)
-
-
-def broken_audio_video(path: Path, width: int = 64, height: int = 48, seconds: float = 1.0) -> Path:
-    """A video whose AAC track has a broken decoder configuration: the picture is fine."""
-    video_file(path, width=width, height=height, seconds=seconds)
-    data = bytearray(path.read_bytes())
-    esds = data.index(b"esds")
-    config = data.index(b"\x05\x80\x80\x80", esds) + 5  # DecoderSpecificInfo's payload
-    data[config : config + 2] = b"\xff\xff"
-    path.write_bytes(bytes(data))
-    return path
 
 
 def test_undecodable_audio_is_refused_naming_the_param_and_no_path(tmp_path: Path) -> None:
