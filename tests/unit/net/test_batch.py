@@ -38,12 +38,10 @@ def requests(urls: list[str], tmp_path: Path) -> list[FetchRequest]:
 def test_eight_trickling_urls_cost_one_trickle_not_eight(
     server: FileServer, tmp_path: Path
 ) -> None:
-    # Each URL takes 1 s; one after another they would need 8 s, past the 3 s task deadline.
+    # Each URL takes 1 s; one after another they would need 8 s, past the 5 s task deadline
+    # (which leaves room for a loaded machine: all at once they take about 1 s).
     urls = [server.add_trickle(f"/slow-{i}.bin", BODY, seconds=1.0) for i in range(8)]
-    started = time.monotonic()
-    got = fetch_all(fetcher(), requests(urls, tmp_path), deadline_seconds=3.0)
-    elapsed = time.monotonic() - started
-    assert elapsed < 3.0
+    got = fetch_all(fetcher(), requests(urls, tmp_path), deadline_seconds=5.0)
     assert sorted(got) == sorted(f"image_list.{i}.image" for i in range(8))
     for i in range(8):
         assert (tmp_path / f"in-{i}").read_bytes() == BODY
@@ -63,7 +61,7 @@ def test_the_task_deadline_bounds_every_hostile_server(
     started = time.monotonic()
     with pytest.raises(FetchError) as caught:
         fetch_all(fetcher(), requests([good, bad], tmp_path), deadline_seconds=1.0)
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 5.0  # not the 30 s of the URL's own limit
     assert caught.value.reason == "timeout"
     assert caught.value.param == "image_list.1.image"
     assert "within 1 s" in caught.value.message
@@ -83,7 +81,7 @@ def test_the_url_timeout_still_applies_inside_a_longer_task_deadline(
     started = time.monotonic()
     with pytest.raises(FetchError) as caught:
         fetch_all(fetcher(timeout=0.5), requests([bad], tmp_path), deadline_seconds=30.0)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0
     assert caught.value.message == "image_list.0.image: timed out after 0.5 s"
 
 
@@ -94,7 +92,7 @@ def test_a_failure_stops_the_other_fetches(server: FileServer, tmp_path: Path) -
     with pytest.raises(FetchError) as caught:
         fetch_all(fetcher(), requests([stalled, missing], tmp_path), deadline_seconds=30.0)
     assert caught.value.reason == "status"
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0
 
 
 def test_should_stop_cuts_every_fetch_within_a_fraction_of_a_second(
@@ -109,4 +107,4 @@ def test_should_stop_cuts_every_fetch_within_a_fraction_of_a_second(
             fetcher(), requests(urls, tmp_path), deadline_seconds=30.0, should_stop=stop.is_set
         )
     assert caught.value.reason == "cancelled"
-    assert time.monotonic() - started < 0.3 + 0.5
+    assert time.monotonic() - started < 0.3 + 1.0
