@@ -3,6 +3,7 @@ image or video input without KIRIN_ALLOW_PRIVATE_NETWORKS (the worker reads them
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,12 +166,14 @@ def test_accounts_do_not_see_each_others_uploads(
     with kirin.client(other_key) as other:
         assert other.get(f"/model/v1/uploads/{mine['id']}").status_code == 404
         assert other.delete(f"/model/v1/uploads/{mine['id']}").status_code == 404
-    task = submit(
-        kirin, other_key, {"model": "kirin_v1_i2v", "image": mine["url"], "prompt": "a cat"}
-    )
-    assert task["status"] == "failed"
-    assert task["error"]["code"] == "002002097"
-    assert f"image: no upload {mine['id']} in this account" in task["error"]["message"]
+    with kirin.client(other_key) as other:
+        refused = other.post(
+            "/model/v1/generation",
+            json={"model": "kirin_v1_i2v", "image": mine["url"], "prompt": "a cat"},
+        )
+    assert refused.status_code == 400
+    assert error_of(refused)["param"] == "image"
+    assert f"image: no upload {mine['id']} in this account" in error_of(refused)["message"]
     assert client.get(f"/model/v1/uploads/{mine['id']}").status_code == 200
 
 
@@ -227,6 +230,48 @@ def test_uploads_work_as_every_kind_of_input_without_private_networks(
     assert from_images["status"] == "completed", from_images
 
 
+def test_an_upload_meets_the_rules_of_its_parameter_at_submit(
+    client: httpx.Client, tmp_path: Path
+) -> None:
+    wide = uploaded(client, image_bytes(1000, 300), "wide.png", "image/png")
+    image = uploaded(client, PNG_800x600, "image.png", "image/png")
+    short = video_file(tmp_path / "short.mp4", seconds=2.0, audio=False)
+    clip = uploaded(client, short.read_bytes(), "short.mp4", "video/mp4")
+
+    def refused(body: dict[str, Any]) -> dict[str, Any]:
+        answer = client.post("/model/v1/generation", json=body)
+        assert answer.status_code == 400, answer.text
+        return error_of(answer)
+
+    error = refused({"model": "kirin_v1_i2v", "image": wide["url"], "prompt": "x"})
+    assert (error["code"], error["param"]) == ("invalid_media", "image")
+    assert "aspect ratio" in error["message"]
+    error = refused({"model": "kirin_v1_i2v", "image": clip["url"], "prompt": "x"})
+    assert "must be an image" in error["message"]
+    error = refused(
+        {
+            "model": "kirin_v3_motion_control",
+            "image_url": image["url"],
+            "video_url": clip["url"],
+            "character_orientation": "image",
+            "mode": "std",
+        }
+    )
+    assert error["param"] == "video_url"
+    assert "at least 3 s" in error["message"]
+    # The rules between media use the upload's facts: a mask of another aspect than the image.
+    error = refused(
+        {
+            "model": "kirin_v1_i2v",
+            "image": image["url"],
+            "static_mask": base64.b64encode(image_bytes(600, 600)).decode(),
+            "prompt": "x",
+        }
+    )
+    assert error["param"] == "static_mask"
+    assert "aspect ratio of image" in error["message"]
+
+
 def test_a_private_address_is_still_refused_and_says_how_to_upload(
     kirin: Kirin, key: str, files: FileServer
 ) -> None:
@@ -255,13 +300,13 @@ def test_an_expired_upload_is_refused_and_purged(tmp_path: Path) -> None:
             time.sleep(max(0.0, body["expires_at"] - time.time()) + 0.5)
             assert client.get(f"/model/v1/uploads/{body['id']}").status_code == 404
             assert httpx.get(body["url"]).status_code == 403
-            task = submit(
-                server, key, {"model": "kirin_v1_i2v", "image": body["url"], "prompt": "x"}
+            refused = client.post(
+                "/model/v1/generation",
+                json={"model": "kirin_v1_i2v", "image": body["url"], "prompt": "x"},
             )
-            assert task["status"] == "failed"
-            assert task["error"]["code"] == "002002097"
+            assert refused.status_code == 400
             # Expired, or already purged by the watchdog's sweep: refused either way.
-            assert body["id"] in task["error"]["message"]
+            assert body["id"] in error_of(refused)["message"]
             deadline = time.monotonic() + 15
             while blobs[0].exists() and time.monotonic() < deadline:
                 time.sleep(0.2)

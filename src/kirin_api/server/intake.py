@@ -8,14 +8,24 @@ from kirin_api.contract.errors import InvalidParameter
 from kirin_api.contract.media import ImageRules, MediaFacts
 from kirin_api.contract.registry import ValidatedRequest, check_media_relations, media_refs
 from kirin_api.media.images import decode_base64_image
+from kirin_api.server.upload_refs import upload_facts
 from kirin_api.store.base import Account, TaskStore
 
 
-def check_submission(request: ValidatedRequest, account: Account, store: TaskStore) -> None:
-    """Raise ``InvalidMedia``/``InvalidParameter`` (400) for what can be refused at once."""
+def check_submission(
+    request: ValidatedRequest,
+    account: Account,
+    store: TaskStore,
+    url_secret: bytes | None = None,
+) -> None:
+    """Raise ``InvalidMedia``/``InvalidParameter`` (400) for what can be refused at once
+    (``url_secret``: also the uploads that URLs name, see :mod:`.upload_refs`)."""
     facts: dict[str, MediaFacts] = {}
     for ref in media_refs(request.model, request.params):
         if ref.is_url:
+            found = None if url_secret is None else upload_facts(ref, account, store, url_secret)
+            if found is not None:
+                facts[ref.param] = found
             continue
         if not isinstance(ref.rules, ImageRules):
             raise InvalidParameter(f"{ref.param} must be an http(s) URL", param=ref.param)

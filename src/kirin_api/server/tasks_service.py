@@ -81,7 +81,7 @@ async def submit(
     if validated.callback_url is not None:
         # No DNS here (see kirin_api.webhooks.urls): each delivery resolves and checks again.
         check_callback_url(validated.callback_url, allow_private=context.allow_private_networks)
-    await run_in_threadpool(check_submission, validated, account, context.store)
+    await run_in_threadpool(check_submission, validated, account, context.store, context.url_secret)
     new = NewTask(
         id=new_task_id(),
         account_id=account.id,
