@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,3 +214,32 @@ def test_prefer_wait_answers_the_finished_task(kirin: Kirin, key: str) -> None:
     assert task["status"] == "completed", task
     assert task["output"][0]["content"][0]["url"]
     assert wait_for(kirin.client(key), task["id"])["status"] == "completed"
+
+
+@pytest.mark.slow
+def test_open_streams_do_not_hold_a_shutdown(fresh_kirin: Kirin) -> None:
+    fresh_kirin.start_server(workers=0)
+    key = fresh_kirin.create_key()
+    task = create(fresh_kirin, key, T2V).json()
+    ended = threading.Event()
+
+    def listen() -> None:
+        with (
+            fresh_kirin.client(key) as client,
+            client.stream("GET", f"/model/v1/generation/task/{task['id']}/events") as response,
+        ):
+            for _ in response.iter_lines():
+                pass
+        ended.set()
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    deadline = time.monotonic() + 10
+    while open_streams(fresh_kirin) != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fresh_kirin.server is not None
+    fresh_kirin.server.send_signal(signal.SIGTERM)
+    # The stream ends (its client would reconnect elsewhere) and the server exits at once.
+    # (uvicorn re-raises the signal once it has shut down: the status is the signal's)
+    assert fresh_kirin.server.wait(timeout=10) in (0, -signal.SIGTERM)
+    assert ended.wait(timeout=5)

@@ -49,6 +49,7 @@ def serve(
 
     import uvicorn
 
+    from kirin_api.cli.uvicorn_server import StoppingServer
     from kirin_api.server.app import create_app
     from kirin_api.server.context import ServerContext
     from kirin_api.server.ratelimit import RateLimiter
@@ -109,7 +110,8 @@ def serve(
     supervisor = WorkerSupervisor(settings.workers, env)
     supervisor.start()
     try:
-        server = uvicorn.Server(
+        server = StoppingServer(
+            context.stopping,
             uvicorn.Config(
                 create_app(context),
                 host=host,
@@ -118,7 +120,7 @@ def serve(
                 # With JSON logs our middleware writes one line a request (with its id).
                 access_log=not json_logs(),
                 log_config=None if json_logs() else uvicorn.config.LOGGING_CONFIG,
-            )
+            ),
         )
         threading.Thread(
             target=_announce, args=(server, settings, _own_url(host, port)), daemon=True

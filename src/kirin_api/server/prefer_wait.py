@@ -40,7 +40,7 @@ async def wait_for_finish(
     deadline = time.monotonic() + seconds
     known = (task.status.value, task.progress)
     async with watcher_of(request).watching(task.id, known) as changed:
-        while not task.status.finished:
+        while not task.status.finished and not context.stopping.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break

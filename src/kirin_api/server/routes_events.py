@@ -82,13 +82,15 @@ async def _stream(
         sent_at = time.monotonic()
         known = (task.status.value, task.progress)
         async with watcher_of(request).watching(task.id, known) as changed:
-            while True:
+            while not context.stopping.is_set():  # shutting down: the client reconnects
                 try:
                     await asyncio.wait_for(changed.wait(), timeout=keepalive)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
                 changed.clear()
+                if context.stopping.is_set():
+                    return
                 current = await tasks_service.get(context, account, task.id)
                 if current.status == task.status:
                     if current.progress == task.progress:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 
 from fastapi import Request
@@ -28,9 +29,16 @@ POLL_INTERVAL = 0.25
 
 
 class TaskWatcher:
-    def __init__(self, store: TaskStore, interval: float = POLL_INTERVAL) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        interval: float = POLL_INTERVAL,
+        stopping: threading.Event | None = None,
+    ) -> None:
         self._store = store
         self._interval = interval
+        # Once set, every watcher is woken (and sees it) at the next beat.
+        self.stopping = stopping or threading.Event()
         self._watchers: dict[str, set[asyncio.Event]] = {}
         self._states: dict[str, TaskState] = {}
         self._poller: asyncio.Task[None] | None = None
@@ -66,6 +74,11 @@ class TaskWatcher:
             ids = list(self._watchers)
             if not ids:
                 break
+            if self.stopping.is_set():
+                for events in self._watchers.values():
+                    for event in events:
+                        event.set()
+                continue
             try:
                 states = await run_in_threadpool(self._store.task_states, ids)
             except StoreUnavailable as exc:  # the streams wait; the next poll tries again
@@ -86,5 +99,6 @@ def watcher_of(request: Request) -> TaskWatcher:
     state = request.app.state
     watcher: TaskWatcher | None = getattr(state, "task_watcher", None)
     if watcher is None:
-        watcher = state.task_watcher = TaskWatcher(state.context.store)
+        context = state.context
+        watcher = state.task_watcher = TaskWatcher(context.store, stopping=context.stopping)
     return watcher
