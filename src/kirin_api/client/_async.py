@@ -27,7 +27,7 @@ from kirin_api.client._core import (
     RetryPolicy,
     Send,
 )
-from kirin_api.client._events import Follow, StreamUnsupported
+from kirin_api.client._events import Follow, Reconnect, StreamUnsupported
 from kirin_api.client.helpers import ModelHelpers
 from kirin_api.client.types import Element, ModelInfo, Page, Task, TaskStatus, Upload
 
@@ -167,7 +167,7 @@ class AsyncTasks(ModelHelpers[Coroutine[Any, Any, Task]]):
 
     async def _follow(self, follow: Follow) -> AsyncGenerator[Task, None]:
         while True:
-            error: httpx.TransportError | None = None
+            error: httpx.TransportError | Reconnect | None = None
             try:
                 response = await self._driver.http.send(follow.request(), stream=True)
                 try:
@@ -182,7 +182,7 @@ class AsyncTasks(ModelHelpers[Coroutine[Any, Any, Task]]):
                                 return
                 finally:
                     await response.aclose()
-            except httpx.TransportError as exc:  # a drop, or no news before the deadline
+            except (httpx.TransportError, Reconnect) as exc:  # a drop, a 429/5xx, no news in time
                 error = exc
             if follow.remaining() <= 0:
                 raise follow.timeout_error(follow.last or await self.get(follow.task_id))

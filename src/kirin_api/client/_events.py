@@ -14,23 +14,38 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 
 from kirin_api.client._core import Core, _connection_error
 from kirin_api.client.errors import (
+    APIError,
     KirinError,
     WaitTimeoutError,
     error_from_response,
+    parse_retry_after,
 )
 from kirin_api.client.types import Task
 
-# Beyond the read timeout of the stream's request: the server's keep-alive comes every 15 s.
+# A stream's read timeout is at least this: the server sends a keep-alive every 15 s, so a
+# read that waits longer means a dead connection (a shorter client timeout would cut idle ones).
+MIN_STREAM_READ_TIMEOUT = 30.0
+# Past the caller's deadline, so that the deadline, not the read, decides.
 _READ_MARGIN = 1.0
 
 
 class StreamUnsupported(KirinError):
     """The server offers no event stream for tasks (an older server, another provider)."""
+
+
+class Reconnect(Exception):
+    """A stream refused for now (429, 5xx): reconnect after a while, or raise ``error``."""
+
+    def __init__(self, error: APIError, retry_after: float | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -94,10 +109,10 @@ class Follow:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
         if self._parser.last_id is not None:
             headers["Last-Event-ID"] = self._parser.last_id
-        request = self._core.build(
-            "GET", f"/model/v1/generation/task/{self.task_id}/events", headers=headers
-        )
-        read = min(self._core.config.timeout, self.remaining() + _READ_MARGIN)
+        path = f"/model/v1/generation/task/{quote(self.task_id, safe='')}/events"
+        request = self._core.build("GET", path, headers=headers)
+        idle = max(self._core.config.timeout, MIN_STREAM_READ_TIMEOUT)
+        read = min(idle, self.remaining() + _READ_MARGIN)
         timeout = httpx.Timeout(self._core.config.timeout, read=max(read, 0.1))
         request.extensions["timeout"] = timeout.as_dict()
         return request
@@ -111,7 +126,10 @@ class Follow:
             # An older server or another provider (or no such task: polling then says so).
             raise StreamUnsupported(f"no event stream for tasks (HTTP {status_code})")
         if not 200 <= status_code < 300:
-            raise error_from_response(status_code, body or b"", headers)
+            error = error_from_response(status_code, body or b"", headers)
+            if status_code == 429 or status_code >= 500:
+                raise Reconnect(error, parse_retry_after(headers))
+            raise error
         if not headers.get("content-type", "").startswith("text/event-stream"):
             raise StreamUnsupported("the server answered events with something else")
         return True
@@ -135,11 +153,15 @@ class Follow:
         )
 
     def reconnect_delay(self, error: BaseException | None) -> float:
-        """Seconds before reconnecting a stream that ended early (``error``: how, None for a
-        clean end before a finished state); raises when it is time to give up."""
-        delay = self._core.config.retry.delay(self._failures, None, self._core.config.rand())
+        """Seconds before reconnecting a stream that ended early (``error``: how; None for a
+        clean end before a finished state, e.g. the server shutting down); raises when it is
+        time to give up: the last error, or :class:`StreamUnsupported` for clean ends."""
+        retry_after = error.retry_after if isinstance(error, Reconnect) else None
+        delay = self._core.config.retry.delay(self._failures, retry_after, self._core.config.rand())
         self._failures += 1
         if delay is None:
+            if isinstance(error, Reconnect):
+                raise error.error from None
             if isinstance(error, httpx.TransportError):
                 raise _connection_error(error) from error
             raise StreamUnsupported("the event stream keeps ending early")

@@ -27,7 +27,7 @@ from kirin_api.client._core import (
     RetryPolicy,
     Send,
 )
-from kirin_api.client._events import Follow, StreamUnsupported
+from kirin_api.client._events import Follow, Reconnect, StreamUnsupported
 from kirin_api.client.helpers import ModelHelpers
 from kirin_api.client.types import Element, ModelInfo, Page, Task, TaskStatus, Upload
 
@@ -166,7 +166,7 @@ class Tasks(ModelHelpers[Task]):
 
     def _follow(self, follow: Follow) -> Generator[Task, None, None]:
         while True:
-            error: httpx.TransportError | None = None
+            error: httpx.TransportError | Reconnect | None = None
             try:
                 response = self._driver.http.send(follow.request(), stream=True)
                 try:
@@ -181,7 +181,7 @@ class Tasks(ModelHelpers[Task]):
                                 return
                 finally:
                     response.close()
-            except httpx.TransportError as exc:  # a drop, or no news before the deadline
+            except (httpx.TransportError, Reconnect) as exc:  # a drop, a 429/5xx, no news in time
                 error = exc
             if follow.remaining() <= 0:
                 raise follow.timeout_error(follow.last or self.get(follow.task_id))

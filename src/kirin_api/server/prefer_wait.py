@@ -25,7 +25,8 @@ def preferred_wait(request: Request) -> int | None:
         for preference in header.split(","):
             name, _, value = preference.split(";")[0].strip().partition("=")
             value = value.strip().strip('"')
-            if name.strip().lower() == "wait" and value.isdecimal():
+            # (a length bound first: int() refuses thousands of digits with an error)
+            if name.strip().lower() == "wait" and len(value) <= 9 and value.isdecimal():
                 return min(int(value), MAX_PREFER_WAIT)
     return None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -26,8 +27,9 @@ from kirin_api.server.auth import authenticate
 from kirin_api.server.context import ServerContext
 from kirin_api.server.task_watcher import watcher_of
 from kirin_api.server.views import task_object
-from kirin_api.store.base import Account, TaskRecord
+from kirin_api.store.base import Account, StoreUnavailable, TaskRecord
 
+log = logging.getLogger("kirin_api.server.events")
 router = APIRouter(prefix="/model/v1", tags=["generation"])
 CurrentAccount = Annotated[Account, Depends(authenticate)]
 # Progress events of one stream are at least this far apart (status changes are not held).
@@ -105,5 +107,9 @@ async def _stream(
                 sent_at = time.monotonic()
                 if task.status.finished:
                     return
+    except StoreUnavailable as exc:
+        # The answer has begun: no error body can follow. End the stream; the client
+        # reconnects (the SDK with backoff, EventSource after ``retry``).
+        log.warning("task events: database unavailable, stream of %s ended: %s", task.id, exc)
     finally:
         count_event_stream(-1)

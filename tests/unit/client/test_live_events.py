@@ -109,3 +109,23 @@ def test_an_error_of_the_stream_is_the_apis_error() -> None:
 
         with pytest.raises(AuthenticationError):
             list(client.tasks.stream("task_1"))
+
+
+def test_a_busy_server_is_retried_then_its_error_raised() -> None:
+    answers = [
+        httpx.Response(503, json=error_body("unavailable")),
+        stream(sse(task_body("completed"))),
+    ]
+    http = httpx.Client(transport=httpx.MockTransport(lambda request: answers.pop(0)))
+    with Client(BASE, "kirin_sk_test", http_client=http, retry=FAST) as client:
+        assert [t.status for t in client.tasks.stream("task_1")] == ["completed"]
+
+    def always_busy(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json=error_body("too_many_requests"))
+
+    http = httpx.Client(transport=httpx.MockTransport(always_busy))
+    with Client(BASE, "kirin_sk_test", http_client=http, retry=FAST) as client:
+        from kirin_api import RateLimitError
+
+        with pytest.raises(RateLimitError):
+            list(client.tasks.stream("task_1"))
