@@ -18,6 +18,9 @@ from kirin_api.user_cli import user_app
 from tests.e2e.harness import Kirin
 from tests.media_factory import image_bytes, video_file
 
+# As the other SDK and CLI end-to-end modules: several renders and a second server.
+pytestmark = pytest.mark.slow
+
 T2V = {"prompt": "a fox in snow", "aspect_ratio": "1:1"}
 
 
@@ -66,7 +69,6 @@ def test_sdk_stream_and_wait_follow_the_task_live(kirin: Kirin, key: str) -> Non
         assert task_polls(kirin) == before
 
 
-@pytest.mark.slow
 def test_sdk_wait_times_out_on_a_stream_with_the_last_state(kirin: Kirin, key: str) -> None:
     idle = Kirin(kirin.data_dir.parent / "idle-live")
     idle.start_server(workers=0)

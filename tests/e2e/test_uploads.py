@@ -177,6 +177,7 @@ def test_accounts_do_not_see_each_others_uploads(
     assert client.get(f"/model/v1/uploads/{mine['id']}").status_code == 200
 
 
+@pytest.mark.slow
 def test_uploads_work_as_every_kind_of_input_without_private_networks(
     kirin: Kirin, key: str, client: httpx.Client, tmp_path: Path
 ) -> None:
