@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kirin_api.media.upload_check import ACCEPTED_TYPES
+
 _BINARY = {"type": "string", "format": "binary"}
-UPLOAD_TYPES = ("image/png", "image/jpeg", "video/mp4", "video/quicktime")
+UPLOAD_TYPES = tuple(sorted(ACCEPTED_TYPES))
 
 UPLOAD_SCHEMAS: dict[str, Any] = {
     "Upload": {

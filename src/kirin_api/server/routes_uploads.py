@@ -97,7 +97,12 @@ async def create_upload(request: Request, account: CurrentAccount) -> dict[str, 
         await run_in_threadpool(
             context.storage.put_file, upload.blob_key, path, upload.content_type
         )
-    await run_in_threadpool(context.store.create_upload, upload)
+    try:
+        await run_in_threadpool(context.store.create_upload, upload)
+    except BaseException:
+        # No row, no upload: its blob would be kept for nothing (the purge goes by rows).
+        await run_in_threadpool(context.storage.delete, upload.blob_key)
+        raise
     return upload_object(upload, context, str(request.base_url))
 
 

@@ -12,11 +12,13 @@ import time
 
 from kirin_api.contract.errors import InvalidMedia, InvalidParameter
 from kirin_api.contract.media import ImageRules, MediaFacts, MediaRef, VideoRules
+from kirin_api.media.upload_check import CONTENT_TYPES
 from kirin_api.storage.upload_links import parse_upload_url
 from kirin_api.store.base import Account
 from kirin_api.store.upload_records import UploadRecord, UploadStore
 
-_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "video/mp4": "mp4", "video/quicktime": "mov"}
+# What decoding names each content type an upload may have (the inverse of upload_check's).
+_FORMATS = {content_type: name for name, content_type in CONTENT_TYPES.items()}
 
 
 def upload_facts(
