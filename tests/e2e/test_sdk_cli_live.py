@@ -84,21 +84,22 @@ def test_sdk_wait_times_out_on_a_stream_with_the_last_state(kirin: Kirin, key: s
         idle.stop()
 
 
-def test_async_sdk_uploads_and_streams(kirin: Kirin, key: str) -> None:
-    async def run() -> list[Task]:
+def test_async_sdk_uploads_and_streams(kirin: Kirin, key: str, tmp_path: Path) -> None:
+    picture = tmp_path / "async.png"
+    picture.write_bytes(image_bytes(800, 600))
+
+    async def run() -> tuple[list[Task], Task]:
         async with AsyncClient(kirin.base_url, key) as client:
-            image = await client.uploads.create(kirin.data_dir.parent / "async.png")
+            image = await client.uploads.create(picture)
             created = await client.tasks.create(
                 "kirin_v1_i2v", image=image.url, prompt="a cat", duration="5"
             )
             states = [state async for state in client.tasks.stream(created.id)]
-            waited = await client.tasks.wait(created.id)
-            assert waited.status == "completed"
-            return states
+            return states, await client.tasks.wait(created.id)
 
-    (kirin.data_dir.parent / "async.png").write_bytes(image_bytes(800, 600))
-    states = asyncio.run(run())
+    states, waited = asyncio.run(run())
     assert states[-1].status == "completed", states[-1]
+    assert (waited.id, waited.status) == (states[-1].id, "completed")
 
 
 def test_cli_upload_prints_the_url_and_video_params_upload_first(
