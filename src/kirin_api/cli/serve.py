@@ -27,6 +27,7 @@ from kirin_api.settings import Settings
 from kirin_api.storage import BlobStorage
 from kirin_api.store import TaskStore
 from kirin_api.supervisor import PARENT_PID_ENV, WorkerSupervisor
+from kirin_api.upload_purge import UploadPurger
 from kirin_api.watchdog import Watchdog, WatchdogConfig
 from kirin_api.wiring import build_pricing, build_storage, build_store
 
@@ -48,6 +49,7 @@ def serve(
 
     import uvicorn
 
+    from kirin_api.cli.uvicorn_server import StoppingServer
     from kirin_api.server.app import create_app
     from kirin_api.server.context import ServerContext
     from kirin_api.server.ratelimit import RateLimiter
@@ -68,6 +70,8 @@ def serve(
         worker_stale_seconds=settings.worker_stale_seconds,
         access_log=json_logs(),
         metrics=settings.metrics,
+        upload_ttl_seconds=settings.upload_ttl_seconds,
+        events_keepalive_seconds=settings.events_keepalive_seconds,
         admin_token_hash=(
             hashlib.sha256(settings.admin_token.get_secret_value().encode()).digest()
             if settings.admin_token
@@ -101,11 +105,13 @@ def serve(
             max_queue_seconds=settings.max_queue_seconds,
             stale_after=settings.worker_stale_seconds,
         ),
+        also=[UploadPurger(store, storage).sweep],
     ).start(stop_deliveries)
     supervisor = WorkerSupervisor(settings.workers, env)
     supervisor.start()
     try:
-        server = uvicorn.Server(
+        server = StoppingServer(
+            context.stopping,
             uvicorn.Config(
                 create_app(context),
                 host=host,
@@ -114,7 +120,7 @@ def serve(
                 # With JSON logs our middleware writes one line a request (with its id).
                 access_log=not json_logs(),
                 log_config=None if json_logs() else uvicorn.config.LOGGING_CONFIG,
-            )
+            ),
         )
         threading.Thread(
             target=_announce, args=(server, settings, _own_url(host, port)), daemon=True
@@ -208,6 +214,7 @@ def worker(
     from kirin_api.worker.engine_registry import build_engines, load_assignments
     from kirin_api.worker.inputs import InputPreparer
     from kirin_api.worker.runner import Worker, WorkerConfig, default_worker_id
+    from kirin_api.worker.upload_inputs import UploadInputs
 
     setup_logging()
     settings = settings_from(data_dir=data_dir)
@@ -235,7 +242,13 @@ def worker(
             prefetch_tasks=settings.prefetch_tasks,
             prefetch_bytes=settings.prefetch_bytes,
         ),
-        InputPreparer(storage, fetcher, store, fetch_deadline=settings.fetch_deadline_seconds),
+        InputPreparer(
+            storage,
+            fetcher,
+            store,
+            UploadInputs(store, storage, store.secret("url-signing")),
+            fetch_deadline=settings.fetch_deadline_seconds,
+        ),
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

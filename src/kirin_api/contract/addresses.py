@@ -30,7 +30,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-__all__ = ["IPAddress", "blocked_reason", "parse_ip_host"]
+__all__ = ["HOW_TO_UPLOAD", "PRIVATE_ADDRESS_HINT", "IPAddress", "blocked_reason", "parse_ip_host"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -209,3 +209,14 @@ def blocked_reason(ip: IPAddress, *, allow_private: bool = False) -> str | None:
     if reason is None and not ip.is_global:
         reason = "not globally routable"
     return reason
+
+
+# What to do instead of a private address, said wherever one is refused (at submit and at fetch).
+HOW_TO_UPLOAD = (
+    "upload it (POST /model/v1/uploads, `kirin upload FILE`, or client.uploads.create(path) "
+    "in the Python SDK) and give the URL it answers"
+)
+PRIVATE_ADDRESS_HINT = (
+    f"; to give a file from your own machine, {HOW_TO_UPLOAD}; on a closed network, the "
+    "server's operator may allow private addresses with KIRIN_ALLOW_PRIVATE_NETWORKS=true"
+)

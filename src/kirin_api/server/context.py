@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from kirin_api.contract.keypairs import SecretSealer
@@ -38,3 +39,10 @@ class ServerContext:
     access_log: bool = False
     # GET /metrics answers (KIRIN_METRICS).
     metrics: bool = True
+    # How long an upload is kept (KIRIN_UPLOAD_TTL_SECONDS).
+    upload_ttl_seconds: int = 7 * 24 * 3600
+    # Between the keep-alive comments of an idle event stream (KIRIN_EVENTS_KEEPALIVE_SECONDS).
+    events_keepalive_seconds: float = 15.0
+    # Set when the server begins to shut down: event streams and held waits end then (clients
+    # reconnect, with Last-Event-ID, to a process that stays), so they never hold a shutdown.
+    stopping: threading.Event = field(default_factory=threading.Event)

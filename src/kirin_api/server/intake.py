@@ -9,22 +9,35 @@ from __future__ import annotations
 
 import httpx
 
-from kirin_api.contract.addresses import blocked_reason, parse_ip_host
+from kirin_api.contract.addresses import PRIVATE_ADDRESS_HINT, blocked_reason, parse_ip_host
 from kirin_api.contract.errors import InvalidParameter
 from kirin_api.contract.media import ImageRules, MediaFacts
 from kirin_api.contract.registry import ValidatedRequest, check_media_relations, media_refs
 from kirin_api.media.images import decode_base64_image
+from kirin_api.server.upload_refs import upload_facts
 from kirin_api.store.base import Account, TaskStore
 
 
 def check_submission(
-    request: ValidatedRequest, account: Account, store: TaskStore, *, allow_private: bool = False
+    request: ValidatedRequest,
+    account: Account,
+    store: TaskStore,
+    url_secret: bytes | None = None,
+    *,
+    allow_private: bool = False,
 ) -> None:
-    """Raise ``InvalidMedia``/``InvalidParameter`` (400) for what can be refused at once."""
+    """Raise ``InvalidMedia``/``InvalidParameter`` (400) for what can be refused at once
+    (``url_secret``: also the uploads that URLs name, see :mod:`.upload_refs`)."""
     facts: dict[str, MediaFacts] = {}
     for ref in media_refs(request.model, request.params):
         if ref.is_url:
-            check_media_address(ref.value, ref.param, allow_private=allow_private)
+            found = None if url_secret is None else upload_facts(ref, account, store, url_secret)
+            if found is not None:
+                # An upload of this account is read from storage, never fetched: its host
+                # (this server, often a private address) is not checked.
+                facts[ref.param] = found
+            else:
+                check_media_address(ref.value, ref.param, allow_private=allow_private)
             continue
         if not isinstance(ref.rules, ImageRules):
             raise InvalidParameter(f"{ref.param} must be an http(s) URL", param=ref.param)
@@ -57,6 +70,7 @@ def check_media_address(url: str, param: str, *, allow_private: bool) -> None:
         return
     if reason is not None:
         raise InvalidParameter(
-            f"{param}: refused address {shown} ({reason}); media URLs must be on public addresses",
+            f"{param}: refused address {shown} ({reason}); media URLs must be on public "
+            f"addresses{PRIVATE_ADDRESS_HINT}",
             param=param,
         )

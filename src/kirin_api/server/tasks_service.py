@@ -83,7 +83,11 @@ async def submit(
         check_callback_url(validated.callback_url, allow_private=context.allow_private_networks)
     await run_in_threadpool(
         lambda: check_submission(
-            validated, account, context.store, allow_private=context.allow_private_networks
+            validated,
+            account,
+            context.store,
+            context.url_secret,
+            allow_private=context.allow_private_networks,
         )
     )
     new = NewTask(

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kirin_api.contract.addresses import PRIVATE_ADDRESS_HINT
 from kirin_api.contract.errors import (
     InvalidMedia,
     InvalidParameter,
@@ -47,6 +48,7 @@ from kirin_api.net.errors import FetchError
 from kirin_api.net.fetch import SafeFetcher
 from kirin_api.storage.base import BlobStorage
 from kirin_api.store.base import TaskRecord, TaskStore
+from kirin_api.worker.upload_inputs import UploadInputs
 
 
 @dataclass
@@ -83,6 +85,7 @@ class InputPreparer:
         storage: BlobStorage,
         fetcher: SafeFetcher,
         store: TaskStore,
+        uploads: UploadInputs | None = None,
         *,
         fetch_deadline: float = DEFAULT_FETCH_DEADLINE_SECONDS,
     ) -> None:
@@ -90,6 +93,8 @@ class InputPreparer:
         self._fetcher = fetcher
         self._store = store
         self._fetch_deadline = fetch_deadline
+        # Consulted before the fetcher: this server's own upload URLs are read from storage.
+        self._uploads = uploads
 
     def prepare(
         self,
@@ -112,7 +117,7 @@ class InputPreparer:
             check()
             path = workdir / f"input-{index}"
             prepared.paths[ref.param] = path
-            if not self._without_network(ref, manifest, path):
+            if not self._without_network(ref, manifest, path, task.account_id):
                 requests.append(
                     FetchRequest(ref.value, ref.param, ref.rules.max_bytes, path, classify_urls)
                 )
@@ -150,7 +155,9 @@ class InputPreparer:
         loaded: dict[str, str] = json.loads(self._storage.get_bytes(key))
         return loaded
 
-    def _without_network(self, ref: MediaRef, manifest: dict[str, str], path: Path) -> bool:
+    def _without_network(
+        self, ref: MediaRef, manifest: dict[str, str], path: Path, account_id: str
+    ) -> bool:
         """Write the input of ``ref`` to ``path`` if that needs no fetch (base64, or already in
         our storage); False if its URL must be fetched."""
         if not ref.is_url:
@@ -161,12 +168,19 @@ class InputPreparer:
                 raise TaskFailure(TaskErrorKind.TASK_CREATION, exc.message) from exc
             path.write_bytes(data)
             return True
-        return self._from_own_storage(ref, manifest, path)
+        return self._from_own_storage(ref, manifest, path, account_id)
 
-    def _from_own_storage(self, ref: MediaRef, manifest: dict[str, str], path: Path) -> bool:
+    def _from_own_storage(
+        self, ref: MediaRef, manifest: dict[str, str], path: Path, account_id: str
+    ) -> bool:
         """The seam for inputs we hold ourselves: copy ``ref``'s input from our storage to
-        ``path`` and return True, or False to fetch its URL. Today: a retried task's inputs,
-        kept under their content hash by the first attempt."""
+        ``path`` and return True, or False to fetch its URL: an upload of the task's account
+        (this server's own signed URL), or a retried task's inputs, kept under their content
+        hash by the first attempt."""
+        if self._uploads is not None and self._uploads.materialise(
+            ref.value, account_id, ref.param, path
+        ):
+            return True
         cached = manifest.get(ref.param)
         if cached is not None and self._storage.exists(cached):
             path.write_bytes(self._storage.get_bytes(cached))
@@ -188,7 +202,12 @@ class InputPreparer:
         except FetchError as exc:
             if exc.reason == "cancelled":
                 raise RenderCancelled from exc
-            raise TaskFailure(TaskErrorKind.HTTP_ERROR, exc.message) from exc
+            hint = (
+                PRIVATE_ADDRESS_HINT
+                if exc.reason == "address" and not self._fetcher.allow_private
+                else ""
+            )
+            raise TaskFailure(TaskErrorKind.HTTP_ERROR, exc.message + hint) from exc
 
     def _keep(self, path: Path) -> str:
         """Store a fetched (and checked, and rewritten) input under its content hash."""

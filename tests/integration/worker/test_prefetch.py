@@ -210,6 +210,25 @@ def test_the_task_deadline_fails_a_stalled_fetch_with_097(
     assert caught.value.message == "image: the task's inputs were not all fetched within 0.5 s"
 
 
+def test_a_name_resolving_to_a_private_address_fails_097_saying_how_to_upload(
+    store: SqliteTaskStore, tmp_path: Path
+) -> None:
+    # A name is checked when fetched (no DNS at submit): its 097 says what to do instead.
+    task = submit(store, I2V, image="https://files.example/local.png")
+    fetcher = SafeFetcher(resolver=lambda host, port: ["10.0.0.7"])
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    preparer = InputPreparer(LocalBlobStorage(tmp_path / "files"), fetcher, store)
+    with pytest.raises(TaskFailure) as caught:
+        preparer.prepare(task, workdir)
+    assert caught.value.kind is TaskErrorKind.HTTP_ERROR
+    message = caught.value.message
+    assert message.startswith("image: refused address 10.0.0.7 (for files.example) (private)")
+    assert "POST /model/v1/uploads" in message
+    assert "kirin upload FILE" in message
+    assert "KIRIN_ALLOW_PRIVATE_NETWORKS" in message
+
+
 def test_broken_audio_to_keep_fails_with_099_and_a_clean_message(
     store: SqliteTaskStore, files: FileServer, tmp_path: Path
 ) -> None:

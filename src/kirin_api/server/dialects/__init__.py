@@ -19,9 +19,11 @@ def all_dialects() -> list[Dialect]:
     from kirin_api.server import (
         routes_admin,
         routes_elements,
+        routes_events,
         routes_files,
         routes_meta,
         routes_tasks,
+        routes_uploads,
         routes_webhooks,
     )
     from kirin_api.server.dialects import kling, vtrix_cli
@@ -30,7 +32,9 @@ def all_dialects() -> list[Dialect]:
         name=routes_tasks.DIALECT,
         routers=[
             routes_tasks.router,
+            routes_events.router,
             routes_elements.router,
+            routes_uploads.router,
             routes_meta.router,
             routes_webhooks.router,
             routes_files.router,
