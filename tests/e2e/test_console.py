@@ -1,0 +1,366 @@
+"""The web console at ``/`` in a real browser: Debian's Chromium driven by Playwright.
+
+One server (with one worker) and one browser for the module; each test has a fresh page.
+What the page sends is checked on the server's side (the stored task's parameters), not only
+in the page. ``KIRIN_CONSOLE_SCREENSHOTS=docs/images`` refreshes the screenshots of
+docs/console.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.e2e.harness import Kirin
+from tests.media_factory import image_bytes
+
+sync_api = pytest.importorskip("playwright.sync_api")
+Browser = sync_api.Browser
+Page = sync_api.Page
+expect = sync_api.expect
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = os.environ.get("KIRIN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+RENDER_TIMEOUT_MS = 120_000
+IMAGE_SIZE = (640, 400)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium (.ci/run does)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def key(kirin: Kirin) -> str:
+    return kirin.create_key(account="console")
+
+
+@pytest.fixture
+def page(browser: Any, kirin: Kirin) -> Iterator[Any]:
+    """A fresh tab at 1280x800 that fails the test on any script error or foreign request."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    tab.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith((kirin.base_url, "blob:", "data:"))
+            else problems.append(f"request to another origin: {request.url}")
+        ),
+    )
+    tab.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    yield tab
+    context.close()
+    assert not problems, problems
+
+
+def _shot(tab: Any, name: str) -> None:
+    folder = os.environ.get("KIRIN_CONSOLE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(Path(folder) / f"console-{name}.png"), full_page=True)
+
+
+def _sign_in(tab: Any, kirin: Kirin, key: str) -> None:
+    tab.goto(kirin.base_url + "/")
+    tab.get_by_label("API key").fill(key)
+    tab.get_by_role("button", name="Use key").click()
+    expect(tab.locator("#console")).to_be_visible()
+
+
+def _field(tab: Any, *path: str) -> Any:
+    """The widget of a parameter, by its path in the form (nested objects by name)."""
+    scope = tab.locator("#fields")
+    for name in path:
+        scope = scope.locator(f'[data-param="{name}"]').first
+    return scope
+
+
+def _stored_params(kirin: Kirin, task_id: str) -> dict[str, Any]:
+    store = kirin.store()
+    account = store.get_account("console")
+    assert account is not None
+    record = store.get_task(account.id, task_id)
+    assert record is not None
+    return record.params
+
+
+def _task_id(tab: Any) -> str:
+    article = tab.locator("#current-task article.task")
+    expect(article).to_have_attribute("data-task-id", re.compile("^task_"))
+    task_id: str = article.get_attribute("data-task-id")
+    return task_id
+
+
+def test_the_page_is_served_with_a_strict_policy_and_keeps_the_api_intact(kirin: Kirin) -> None:
+    page = httpx.get(kirin.base_url + "/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "default-src 'none'" in policy
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    script = httpx.get(kirin.base_url + "/console/app.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    again = httpx.get(
+        kirin.base_url + "/console/app.js", headers={"If-None-Match": script.headers["etag"]}
+    )
+    assert again.status_code == 304
+    for path in ["/console/nothing.js", "/console/../pyproject.toml", "/nowhere"]:
+        missing = httpx.get(kirin.base_url + path)
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
+    refused = httpx.post(kirin.base_url + "/")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, HEAD"
+    assert "/" not in httpx.get(kirin.base_url + "/openapi.json").json()["paths"]
+
+
+def test_a_key_is_checked_and_kept_in_the_tab_only(page: Any, kirin: Kirin, key: str) -> None:
+    page.goto(kirin.base_url + "/")
+    _shot(page, "key")
+    page.get_by_label("API key").fill("kirin_sk_" + "x" * 43)
+    page.get_by_role("button", name="Use key").click()
+    expect(page.locator("#key-status .code")).to_have_text("unauthorized")
+    expect(page.locator("#console")).to_be_hidden()
+
+    _sign_in(page, kirin, key)
+    assert page.evaluate("sessionStorage.getItem('kirin.apiKey')") == key
+    assert page.evaluate("localStorage.length") == 0
+    assert page.context.cookies() == []
+    assert page.get_by_label("API key").input_value() == ""
+    page.reload()  # the same tab keeps it
+    expect(page.locator("#console")).to_be_visible()
+    # Every control of the form has a label.
+    unlabelled = page.evaluate(
+        """[...document.querySelectorAll('input, select, textarea')]
+             .filter(c => c.type !== 'hidden' && !c.labels.length && !c.getAttribute('aria-label'))
+             .map(c => c.outerHTML)"""
+    )
+    assert unlabelled == []
+    page.get_by_role("button", name="Forget key").click()
+    expect(page.locator("#console")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('kirin.apiKey')") is None
+
+
+def test_a_400_is_shown_next_to_the_field_it_names(page: Any, kirin: Kirin, key: str) -> None:
+    _sign_in(page, kirin, key)
+    page.locator("#model").select_option("kirin_v1_t2v")
+    _field(page, "prompt").locator("textarea").fill("a lighthouse at night")
+    _field(page, "mode").locator("select").select_option("pro")
+    camera = _field(page, "camera_control")
+    camera.get_by_label("Set camera_control").check()
+    camera.locator('[data-param="type"] select').select_option("down_back")
+    page.get_by_role("button", name="Generate").click()
+    error = camera.locator(".field-error").first
+    expect(error).to_contain_text("invalid_parameter")
+    expect(error).to_contain_text("std")
+    expect(page.locator("#form-errors .code")).to_have_text("invalid_parameter")
+    _shot(page, "error")
+    # Checked in the browser before sending: an empty required prompt never reaches the server.
+    _field(page, "prompt").locator("textarea").fill("")
+    page.get_by_role("button", name="Generate").click()
+    expect(_field(page, "prompt").locator(".field-error")).to_be_visible()
+    expect(_field(page, "prompt").locator("textarea")).to_have_attribute("aria-invalid", "true")
+
+
+def _wait_finished(page: Any) -> str:
+    article = page.locator("#current-task article.task")
+    expect(article).to_have_attribute(
+        "data-status", re.compile("completed|failed|cancelled"), timeout=RENDER_TIMEOUT_MS
+    )
+    status: str = article.get_attribute("data-status")
+    return status
+
+
+def test_text_to_video_with_camera_control_plays_in_the_page(
+    page: Any, kirin: Kirin, key: str
+) -> None:
+    _sign_in(page, kirin, key)
+    page.locator("#model").select_option("kirin_v1_t2v")
+    _field(page, "prompt").locator("textarea").fill("a city at sunset")
+    camera = _field(page, "camera_control")
+    camera.get_by_label("Set camera_control").check()
+    camera.locator('[data-param="type"] select').select_option("simple")
+    camera.get_by_label("Set config").check()
+    camera.locator('[data-param="zoom"] input').fill("-6")
+    _field(page, "watermark_info").get_by_label("enabled").check()
+    _shot(page, "create")
+    page.get_by_role("button", name="Generate").click()
+    task_id = _task_id(page)
+    params = _stored_params(kirin, task_id)
+    assert params["camera_control"]["type"] == "simple"
+    assert params["camera_control"]["config"]["zoom"] == -6
+    assert params["watermark_info"] == {"enabled": True}
+
+    assert _wait_finished(page) == "completed"
+    video = page.locator("#current-task video.result").first
+    marked = page.locator("#current-task video.watermarked")
+    expect(marked).to_have_count(1)
+    expect(page.locator("#current-task .facts")).to_contain_text("USD")
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function(
+        "v => v.readyState >= 2 && v.currentTime > 0.3", arg=video.element_handle(), timeout=30_000
+    )
+    size = video.evaluate("v => [v.videoWidth, v.videoHeight, v.duration]")
+    assert size[:2] == [1280, 720]
+    assert abs(size[2] - 5.0) < 0.2
+    video.evaluate("v => v.pause()")
+    _shot(page, "result")
+
+
+def _drop_file(page: Any, selector: str, data: bytes, name: str, mime: str) -> None:
+    """Drag and drop a file onto a media field, as a person would from their desktop."""
+    page.locator(selector).evaluate(
+        """(node, [b64, name, mime]) => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, {type: mime}));
+            node.dispatchEvent(new DragEvent('dragover', {dataTransfer: transfer, bubbles: true}));
+            node.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true}));
+        }""",
+        [base64.b64encode(data).decode(), name, mime],
+    )
+
+
+def _image_point(box: dict[str, float], x: float, y: float) -> tuple[float, float]:
+    """Screen position of image pixel (x, y) (top-left origin) on the brush canvas."""
+    width, height = IMAGE_SIZE
+    return box["x"] + x * box["width"] / width, box["y"] + y * box["height"] / height
+
+
+def _stroke(page: Any, box: dict[str, float], points: list[tuple[float, float]]) -> None:
+    page.mouse.move(*_image_point(box, *points[0]))
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*_image_point(box, *point), steps=8)
+    page.mouse.up()
+
+
+def _mask(data: str) -> np.ndarray:
+    with Image.open(io.BytesIO(base64.b64decode(data))) as image:
+        return np.asarray(image.convert("L")) > 127
+
+
+def test_image_to_video_with_a_painted_motion_brush(page: Any, kirin: Kirin, key: str) -> None:
+    width, height = IMAGE_SIZE
+    _sign_in(page, kirin, key)
+    page.locator("#model").select_option("kirin_v1_i2v")
+    _drop_file(
+        page, '#fields [data-param="image"]', image_bytes(width, height), "still.png", "image/png"
+    )
+    expect(_field(page, "image").locator(".preview img")).to_be_visible()
+    expect(_field(page, "image").locator(".media-status")).not_to_contain_text("Uploading")
+    canvas = page.locator(".brush-canvas")
+    expect(canvas).to_be_visible()
+    page.get_by_label("Brush size (image pixels)").fill("30")
+    canvas.evaluate("c => c.scrollIntoView({block: 'center'})")
+    box = canvas.bounding_box()
+    assert box is not None
+
+    # The still area: a band across the top-left; the moving area: a blob on the right.
+    page.get_by_role("radio", name="Still area (static_mask)").check()
+    _stroke(page, box, [(60, 60), (200, 60), (200, 100), (60, 100)])
+    page.get_by_role("radio", name="Moving area 1").check()
+    _stroke(page, box, [(480, 250), (560, 250), (560, 320), (480, 320)])
+    page.get_by_role("radio", name="Trajectory").check()
+    trajectory = [(520, 285), (400, 240), (250, 300)]
+    for x, y in trajectory:
+        page.mouse.click(*_image_point(box, x, y))
+    expect(page.locator(".brush-status")).to_contain_text("3 of 2 to 77 points")
+    _shot(page, "motion-brush")
+    page.get_by_role("button", name="Generate").click()
+    task_id = _task_id(page)
+
+    params = _stored_params(kirin, task_id)
+    still = _mask(params["static_mask"])
+    moving = _mask(params["dynamic_masks"][0]["mask"])
+    assert still.shape == moving.shape == (height, width)  # the image's size, rows first
+    # Painted where the strokes went (top-left origin in the PNG), nothing far from them.
+    assert still[60, 130]
+    assert still[100, 60]
+    assert not still[80, 130]
+    assert not still[300, 500]
+    assert moving[250, 520]
+    assert moving[320, 500]
+    assert not moving[285, 520]
+    assert not moving[60, 130]
+    assert not still[200:, :].any()
+    assert not moving[:200, :].any()
+    points = params["dynamic_masks"][0]["trajectories"]
+    expected = [{"x": x, "y": height - y} for x, y in trajectory]  # origin bottom-left
+    assert len(points) == len(expected)
+    for got, want in zip(points, expected, strict=True):
+        assert abs(got["x"] - want["x"]) <= 1, points
+        assert abs(got["y"] - want["y"]) <= 1, points
+    image = params["image"]
+    assert image.startswith("http") or base64.b64decode(image)[:8] == b"\x89PNG\r\n\x1a\n"
+
+    assert _wait_finished(page) == "completed"
+    expect(page.locator("#current-task .facts")).to_contain_text("1152×720")  # 16:10 at 720p
+
+
+def test_cancel_from_the_page_and_the_task_list(page: Any, kirin: Kirin, key: str) -> None:
+    _sign_in(page, kirin, key)
+    page.locator("#model").select_option("kirin_v1_t2v")
+    _field(page, "prompt").locator("textarea").fill("a long storm over the sea")
+    _field(page, "duration").locator("select").select_option("10")
+    page.get_by_role("button", name="Generate").click()
+    task_id = _task_id(page)
+    article = page.locator("#current-task article.task")
+    expect(article).to_have_attribute("data-status", re.compile("pending|processing"))
+    page.get_by_role("button", name="Cancel task").click()
+    expect(article).to_have_attribute("data-status", "cancelled", timeout=30_000)
+    expect(page.get_by_role("button", name="Cancel task")).to_be_hidden()
+
+    # The list: filter by status and model, open the task, read its (empty) deliveries.
+    page.get_by_role("link", name="Tasks").click()
+    tasks = page.get_by_role("region", name="Tasks")
+    tasks.get_by_label("Status").select_option("cancelled")
+    row = page.locator(f'tr[data-task-id="{task_id}"]')
+    expect(row).to_be_visible()
+    tasks.get_by_label("Model").select_option("kirin_v1_i2v")
+    expect(row).to_be_hidden()
+    tasks.get_by_label("Status").select_option("")
+    tasks.get_by_label("Model").select_option("")
+    expect(page.locator("tr[data-task-id]")).not_to_have_count(0)
+    expect(page.locator('tr[data-status="completed"] td.num').first).to_contain_text(".")
+    _shot(page, "tasks")
+    page.get_by_role("button", name=f"Open {task_id}").click()
+    page.get_by_role("button", name="Show callback deliveries").click()
+    expect(page.locator(".detail")).to_contain_text("no callback_url")
