@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=0.5, gt=0)
     # Lifetime of result URLs.
     url_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    # How long an upload (POST /model/v1/uploads) is kept and its URL works.
+    upload_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
     # Unfinished (pending + processing) tasks an account may have at once (0: no limit); an
     # account's own limit (`kirin accounts set-limit`) overrides it.
     max_unfinished_tasks: int = Field(default=100, ge=0)

@@ -51,10 +51,13 @@ class Watchdog:
         store: TaskStore,
         config: WatchdogConfig,
         clock: Callable[[], float] = time.time,
+        also: Sequence[Callable[[], object]] = (),
     ) -> None:
         self._store = store
         self._config = config
         self._clock = clock
+        # Other sweeps on the same beat (the purge of expired uploads), each on its own.
+        self._also = tuple(also)
 
     def start(self, stop: threading.Event) -> threading.Thread:
         thread = threading.Thread(target=self.run, args=(stop,), name="watchdog", daemon=True)
@@ -69,6 +72,11 @@ class Watchdog:
                 log.warning("watchdog: database unavailable: %s", exc)
             except Exception:  # a bug must not end the watchdog
                 log.exception("watchdog sweep failed")
+            for sweep in self._also:
+                try:
+                    sweep()
+                except Exception:
+                    log.exception("watchdog: %s failed", getattr(sweep, "__qualname__", sweep))
 
     def sweep(self) -> list[str]:
         """Fail what waits too long now; the ids failed."""

@@ -27,6 +27,7 @@ from kirin_api.settings import Settings
 from kirin_api.storage import BlobStorage
 from kirin_api.store import TaskStore
 from kirin_api.supervisor import PARENT_PID_ENV, WorkerSupervisor
+from kirin_api.upload_purge import UploadPurger
 from kirin_api.watchdog import Watchdog, WatchdogConfig
 from kirin_api.wiring import build_pricing, build_storage, build_store
 
@@ -68,6 +69,7 @@ def serve(
         worker_stale_seconds=settings.worker_stale_seconds,
         access_log=json_logs(),
         metrics=settings.metrics,
+        upload_ttl_seconds=settings.upload_ttl_seconds,
         admin_token_hash=(
             hashlib.sha256(settings.admin_token.get_secret_value().encode()).digest()
             if settings.admin_token
@@ -101,6 +103,7 @@ def serve(
             max_queue_seconds=settings.max_queue_seconds,
             stale_after=settings.worker_stale_seconds,
         ),
+        also=[UploadPurger(store, storage).sweep],
     ).start(stop_deliveries)
     supervisor = WorkerSupervisor(settings.workers, env)
     supervisor.start()
@@ -208,6 +211,7 @@ def worker(
     from kirin_api.worker.engine_registry import build_engines, load_assignments
     from kirin_api.worker.inputs import InputPreparer
     from kirin_api.worker.runner import Worker, WorkerConfig, default_worker_id
+    from kirin_api.worker.upload_inputs import UploadInputs
 
     setup_logging()
     settings = settings_from(data_dir=data_dir)
@@ -233,7 +237,9 @@ def worker(
             stale_after=settings.worker_stale_seconds,
             version=__version__,
         ),
-        InputPreparer(storage, fetcher, store),
+        InputPreparer(
+            storage, fetcher, store, UploadInputs(store, storage, store.secret("url-signing"))
+        ),
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -38,3 +38,5 @@ class ServerContext:
     access_log: bool = False
     # GET /metrics answers (KIRIN_METRICS).
     metrics: bool = True
+    # How long an upload is kept (KIRIN_UPLOAD_TTL_SECONDS).
+    upload_ttl_seconds: int = 7 * 24 * 3600

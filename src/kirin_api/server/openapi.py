@@ -30,6 +30,11 @@ from kirin_api.server.openapi_shapes import (
     TASK_SCHEMAS,
     error_responses,
 )
+from kirin_api.server.openapi_uploads import (
+    UPLOAD_CONTENT_RESPONSE,
+    UPLOAD_REQUEST_BODY,
+    UPLOAD_SCHEMAS,
+)
 
 _REF = re.compile(r"#/\$defs/")
 _JSON = "application/json"
@@ -59,6 +64,7 @@ _TAGS = [
     {"name": "elements", "description": "The account's subjects for element_list"},
     {"name": "models", "description": "The models served and their parameters"},
     {"name": "callbacks", "description": "Signing secret and deliveries of callbacks"},
+    {"name": "uploads", "description": "Local files kept a while to be given as inputs"},
     {"name": "files", "description": "Results behind signed URLs"},
     {"name": "health", "description": "Liveness and readiness"},
     {"name": "kling", "description": "The official Kling API's dialect (docs/dialects.md)"},
@@ -79,6 +85,7 @@ def rewrite(document: dict[str, Any]) -> dict[str, Any]:
     bodies = {m["id"]: _component(schemas, m["parameters"]) for m in model_schemas()}
     schemas.update(copy.deepcopy(ERROR_SCHEMAS))
     schemas.update(copy.deepcopy(TASK_SCHEMAS))
+    schemas.update(copy.deepcopy(UPLOAD_SCHEMAS))
     schemas.update(_kling_bodies(schemas, bodies))
     doc["components"] = {"schemas": schemas}
     for path, operations in doc["paths"].items():
@@ -181,6 +188,10 @@ def _fix_operation(
                 }
             },
         }
+    if method == "post" and path == "/model/v1/uploads":
+        operation["requestBody"] = copy.deepcopy(UPLOAD_REQUEST_BODY)
+    if method == "get" and path == "/uploads/{name}":
+        responses["200"] = copy.deepcopy(UPLOAD_CONTENT_RESPONSE)
     product = next((p for p in PRODUCTS if p.path == path), None)
     if method == "post" and product is not None:
         refs = [_ref("Kling" + _camel(model) + "Request") for model in product.models]
@@ -232,4 +243,7 @@ _SUCCESS: dict[tuple[str, str], str] = {
     ("get", "/model/v1/generation/task/{}"): "Task",
     ("post", "/model/v1/generation/task/{}/cancel"): "Task",
     ("get", "/model/v1/generation/tasks"): "TaskList",
+    ("post", "/model/v1/uploads"): "Upload",
+    ("get", "/model/v1/uploads/{}"): "Upload",
+    ("delete", "/model/v1/uploads/{}"): "UploadDeleted",
 }

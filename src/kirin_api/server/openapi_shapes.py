@@ -229,6 +229,7 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[str]:
         ("post", "/model/v1/generation"): {"402", "409"},
         ("post", "/model/v1/generation/task/{task_id}/cancel"): {"409"},
         ("get", "/files/{key}"): {"403", "404"},
+        ("get", "/uploads/{name}"): {"403", "404"},
         ("get", "/readyz"): {"503"},
         ("get", "/api/v1/skill/models"): {"400"},
     }.get((method, path), set())

@@ -239,3 +239,24 @@ workers = Table(
     Column("last_seen", Double, nullable=False),
     Column("current_task", String(64), nullable=True),
 )
+
+# --- uploads: users' local files kept a while as inputs ----------------------------------------
+
+uploads = Table(
+    "uploads",
+    metadata,
+    # "upl_" + ULID.
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("blob_key", Text, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("duration", Double, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    # The purge: expired uploads, oldest first.
+    Index("ix_uploads_expires_at", "expires_at"),
+)

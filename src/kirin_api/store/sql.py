@@ -68,6 +68,7 @@ from kirin_api.store.base import (
     WebhookSecrets,
 )
 from kirin_api.store.registry import RegistryMixin
+from kirin_api.store.uploads import UploadsMixin
 
 # How much of an access key `kirin keys list` shows (the access key is not a secret, but a
 # listing need not hand it out whole).
@@ -79,7 +80,7 @@ SWEEP_INTERVAL = 1.0
 MAX_REMEMBERED = 1024
 
 
-class SqlTaskStore(RegistryMixin):
+class SqlTaskStore(RegistryMixin, UploadsMixin):
     """:class:`~kirin_api.store.base.TaskStore` on SQLAlchemy engines; see the module docstring.
 
     ``writer`` runs write transactions, ``reader`` read-only ones (it may be the same engine);

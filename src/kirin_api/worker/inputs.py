@@ -31,6 +31,7 @@ from kirin_api.media.videos import check_video
 from kirin_api.net.fetch import FetchError, SafeFetcher
 from kirin_api.storage.base import BlobStorage
 from kirin_api.store.base import TaskRecord, TaskStore
+from kirin_api.worker.upload_inputs import PRIVATE_ADDRESS_HINT, UploadInputs
 
 
 @dataclass
@@ -58,10 +59,18 @@ def manifest_key(task_id: str) -> str:
 
 
 class InputPreparer:
-    def __init__(self, storage: BlobStorage, fetcher: SafeFetcher, store: TaskStore) -> None:
+    def __init__(
+        self,
+        storage: BlobStorage,
+        fetcher: SafeFetcher,
+        store: TaskStore,
+        uploads: UploadInputs | None = None,
+    ) -> None:
         self._storage = storage
         self._fetcher = fetcher
         self._store = store
+        # Consulted before the fetcher: this server's own upload URLs are read from storage.
+        self._uploads = uploads
 
     def prepare(
         self,
@@ -79,7 +88,7 @@ class InputPreparer:
         for index, ref in enumerate(media_refs(task.model, task.params)):
             check()
             path = workdir / f"input-{index}"
-            self._materialise(ref, manifest, path)
+            self._materialise(ref, manifest, path, task.account_id)
             prepared.paths[ref.param] = path
             prepared.facts[ref.param] = self._check(ref, path)
             if classify_urls and ref.is_url and self._fetcher.is_public(ref.value):
@@ -102,7 +111,9 @@ class InputPreparer:
         loaded: dict[str, str] = json.loads(self._storage.get_bytes(key))
         return loaded
 
-    def _materialise(self, ref: MediaRef, manifest: dict[str, str], path: Path) -> None:
+    def _materialise(
+        self, ref: MediaRef, manifest: dict[str, str], path: Path, account_id: str
+    ) -> None:
         """Write the input of ``ref`` to ``path``: decoded, from storage, or fetched."""
         if not ref.is_url:
             # Base64 was decoded and checked at submit already; decoding again is cheap.
@@ -111,6 +122,10 @@ class InputPreparer:
             except InvalidMedia as exc:
                 raise TaskFailure(TaskErrorKind.TASK_CREATION, exc.message) from exc
             path.write_bytes(data)
+            return
+        if self._uploads is not None and self._uploads.materialise(
+            ref.value, account_id, ref.param, path
+        ):
             return
         cached = manifest.get(ref.param)
         if cached is not None and self._storage.exists(cached):
@@ -122,7 +137,12 @@ class InputPreparer:
                 ref.value, max_bytes=ref.rules.max_bytes, param=ref.param, dest=path
             )
         except FetchError as exc:
-            raise TaskFailure(TaskErrorKind.HTTP_ERROR, exc.message) from exc
+            hint = (
+                PRIVATE_ADDRESS_HINT
+                if exc.reason == "address" and not self._fetcher.allow_private
+                else ""
+            )
+            raise TaskFailure(TaskErrorKind.HTTP_ERROR, exc.message + hint) from exc
         key = content_key(path)
         if not self._storage.exists(key):
             self._storage.put_file(key, path, "application/octet-stream")

@@ -22,6 +22,7 @@ def all_dialects() -> list[Dialect]:
         routes_files,
         routes_meta,
         routes_tasks,
+        routes_uploads,
         routes_webhooks,
     )
     from kirin_api.server.dialects import kling, vtrix_cli
@@ -31,6 +32,7 @@ def all_dialects() -> list[Dialect]:
         routers=[
             routes_tasks.router,
             routes_elements.router,
+            routes_uploads.router,
             routes_meta.router,
             routes_webhooks.router,
             routes_files.router,
