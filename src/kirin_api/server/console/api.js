@@ -8,6 +8,24 @@ export function isFinished(task) {
   return FINISHED.has(task.status);
 }
 
+/**
+ * JSON.parse, except that integers beyond 2^53 (element ids are 64-bit) stay exact, as
+ * strings: a JavaScript number would round them and name another element.
+ */
+export function parseJson(text) {
+  let exact = true;
+  const value = JSON.parse(text, (key, item, context) => {
+    if (typeof item === "number" && Number.isInteger(item) && !Number.isSafeInteger(item)) {
+      if (context && typeof context.source === "string") return context.source;
+      exact = false;
+    }
+    return item;
+  });
+  if (exact) return value;
+  // A browser without the reviver's source text: quote long integers before parsing.
+  return JSON.parse(text.replace(/([:,[]\s*)(-?\d{16,})(?=\s*[,}\]])/g, '$1"$2"'));
+}
+
 /** An error answer of the API: {error: {code, message, param}} with its HTTP status. */
 export class ApiError extends Error {
   constructor(status, code, message, param = null) {
@@ -56,7 +74,7 @@ export class Api {
       throw new ApiError(0, "network", `the server cannot be reached (${exc.message})`);
     }
     if (!response.ok) throw await errorOf(response);
-    return response.json();
+    return parseJson(await response.text());
   }
 
   models() {
@@ -115,7 +133,7 @@ export class Api {
       xhr.addEventListener("load", () => {
         let body = null;
         try {
-          body = JSON.parse(xhr.responseText);
+          body = parseJson(xhr.responseText);
         } catch {
           body = null;
         }
@@ -165,7 +183,7 @@ export class Api {
         const { value, done } = await reader.read();
         if (done) return;
         for (const event of parser.push(value)) {
-          if (event.event === "task") yield JSON.parse(event.data);
+          if (event.event === "task") yield parseJson(event.data);
         }
       }
     } finally {
