@@ -88,11 +88,16 @@ def page(browser: Any, kirin: Kirin) -> Iterator[Any]:
     assert not problems, problems
 
 
-def _shot(tab: Any, name: str) -> None:
+def _shot(tab: Any, name: str, part: str | None = None) -> None:
+    """A screenshot for docs/console.md (of one part of the page where given)."""
     folder = os.environ.get("KIRIN_CONSOLE_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(Path(folder) / f"console-{name}.png"), full_page=True)
+        path = str(Path(folder) / f"console-{name}.png")
+        if part:
+            tab.locator(part).first.screenshot(path=path)
+        else:
+            tab.screenshot(path=path)
 
 
 def _sign_in(tab: Any, kirin: Kirin, key: str) -> None:
@@ -191,7 +196,7 @@ def test_a_400_is_shown_next_to_the_field_it_names(page: Any, kirin: Kirin, key:
     expect(error).to_contain_text("invalid_parameter")
     expect(error).to_contain_text("std")
     expect(page.locator("#form-errors .code")).to_have_text("invalid_parameter")
-    _shot(page, "error")
+    _shot(page, "error", '#fields [data-param="camera_control"]')
     # Checked in the browser before sending: an empty required prompt never reaches the server.
     _field(page, "prompt").locator("textarea").fill("")
     page.get_by_role("button", name="Generate").click()
@@ -221,6 +226,8 @@ def test_text_to_video_with_camera_control_plays_in_the_page(
     camera.locator('[data-param="zoom"] input').fill("-6")
     _field(page, "watermark_info").get_by_label("enabled").check()
     _shot(page, "create")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.get_by_role("button", name="Generate").click()
     task_id = _task_id(page)
     params = _stored_params(kirin, task_id)
@@ -229,6 +236,13 @@ def test_text_to_video_with_camera_control_plays_in_the_page(
     assert params["watermark_info"] == {"enabled": True}
 
     assert _wait_finished(page) == "completed"
+    if (
+        "/model/v1/generation/task/{task_id}/events"
+        in httpx.get(kirin.base_url + "/openapi.json").json()["paths"]
+    ):
+        # Followed through the event stream, not by polling.
+        assert any(url.endswith(f"/task/{task_id}/events") for url in requested)
+        assert not any(url.endswith(f"/task/{task_id}") for url in requested)
     video = page.locator("#current-task video.result").first
     marked = page.locator("#current-task video.watermarked")
     expect(marked).to_have_count(1)
@@ -241,7 +255,7 @@ def test_text_to_video_with_camera_control_plays_in_the_page(
     assert size[:2] == [1280, 720]
     assert abs(size[2] - 5.0) < 0.2
     video.evaluate("v => v.pause()")
-    _shot(page, "result")
+    _shot(page, "result", "#current-task")
 
 
 def _drop_file(page: Any, selector: str, data: bytes, name: str, mime: str) -> None:
@@ -305,7 +319,7 @@ def test_image_to_video_with_a_painted_motion_brush(page: Any, kirin: Kirin, key
     for x, y in trajectory:
         page.mouse.click(*_image_point(box, x, y))
     expect(page.locator(".brush-status")).to_contain_text("3 of 2 to 77 points")
-    _shot(page, "motion-brush")
+    _shot(page, "motion-brush", ".brush")
     page.get_by_role("button", name="Generate").click()
     task_id = _task_id(page)
 
@@ -390,7 +404,7 @@ def test_the_subject_library_makes_and_deletes_a_subject(
     refer.get_by_role("button", name="Remove refer_images 2").click()
     refer.locator("input[type=file]").set_input_files(side)
     expect(images.locator(".media-status .ok")).to_have_count(2)
-    _shot(page, "subjects")
+    _shot(page, "subjects", "#subjects")
     form.get_by_role("button", name="Make subject").click()
     card = library.locator("article.element", has_text="Red fox")
     expect(card).to_be_visible(timeout=RENDER_TIMEOUT_MS)
