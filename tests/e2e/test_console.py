@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from tests.e2e.harness import Kirin
-from tests.media_factory import image_bytes
+from tests.media_factory import image_bytes, video_file
 
 sync_api = pytest.importorskip("playwright.sync_api")
 Browser = sync_api.Browser
@@ -464,3 +464,22 @@ def test_64_bit_ids_stay_exact_in_the_page(page: Any, kirin: Kirin) -> None:
         }"""
     )
     assert parsed == {"id": "9062046865116827001", "n": [1, 2.5], "s": "9062046865116827001"}
+
+
+def test_a_video_is_uploaded_and_previewed(
+    page: Any, kirin: Kirin, key: str, tmp_path: Path
+) -> None:
+    clip = video_file(tmp_path / "dance.mp4", seconds=3.0, audio=False)
+    _sign_in(page, kirin, key)
+    page.locator("#model").select_option("kirin_v3_motion_control")
+    field = _field(page, "video_url")
+    field.locator("input[type=file]").set_input_files(clip)
+    expect(field.locator(".media-status .ok")).to_contain_text("480×360, 3")
+    preview = field.locator(".preview video")
+    page.wait_for_function("v => v.readyState >= 1", arg=preview.element_handle())
+    assert preview.evaluate("v => [v.videoWidth, v.videoHeight]") == [480, 360]
+    # A file of the wrong kind is refused in the page, naming what the field takes.
+    field.locator("input[type=file]").set_input_files(
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}
+    )
+    expect(field.locator(".media-status .error")).to_contain_text("video/mp4 or video/quicktime")

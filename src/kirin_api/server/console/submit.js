@@ -4,6 +4,8 @@
 import { clear, errorBlock, h } from "./dom.js";
 import { TaskView } from "./task_view.js";
 
+const following = new WeakMap(); // result area -> AbortController of the task it follows
+
 export async function submitForm({ api, ctx, form, button, errors, result, onCreated, onFinished }) {
   button.disabled = true;
   clear(errors);
@@ -34,7 +36,11 @@ export async function submitForm({ api, ctx, form, button, errors, result, onCre
     const view = new TaskView(api, task);
     clear(result).append(view.node);
     if (onCreated) onCreated(task);
-    view.follow().then(() => onFinished && onFinished(view.task));
+    // One task followed per result area: the one it showed before is let go.
+    if (following.has(result)) following.get(result).abort();
+    const stop = new AbortController();
+    following.set(result, stop);
+    view.follow(stop.signal).then(() => onFinished && onFinished(view.task));
     return view;
   } finally {
     button.disabled = false;
