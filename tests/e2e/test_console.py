@@ -256,6 +256,10 @@ def test_text_to_video_with_camera_control_plays_in_the_page(
     assert abs(size[2] - 5.0) < 0.2
     video.evaluate("v => v.pause()")
     _shot(page, "result", "#current-task")
+    # The task list shows what it cost.
+    page.get_by_role("link", name="Tasks").click()
+    cost = page.locator(f'tr[data-task-id="{task_id}"] td.num')
+    expect(cost).to_have_text(re.compile(r"^\d+\.\d{4}$"))
 
 
 def _drop_file(page: Any, selector: str, data: bytes, name: str, mime: str) -> None:
@@ -319,6 +323,19 @@ def test_image_to_video_with_a_painted_motion_brush(page: Any, kirin: Kirin, key
     for x, y in trajectory:
         page.mouse.click(*_image_point(box, x, y))
     expect(page.locator(".brush-status")).to_contain_text("3 of 2 to 77 points")
+    # A second moving area from the keyboard alone: the cursor starts at the centre and moves
+    # by a twentieth of the short side; Space paints, or adds a point with the path tool.
+    page.get_by_role("button", name="Add moving area").click()
+    page.get_by_role("radio", name="Paint").check()
+    canvas.focus()
+    page.keyboard.press("Space")
+    page.get_by_role("radio", name="Trajectory").check()
+    canvas.focus()
+    page.keyboard.press("Space")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Space")
+    expect(page.locator(".brush-status")).to_contain_text("Moving area 2; 2 of 2 to 77 points")
     _shot(page, "motion-brush", ".brush")
     page.get_by_role("button", name="Generate").click()
     task_id = _task_id(page)
@@ -344,6 +361,10 @@ def test_image_to_video_with_a_painted_motion_brush(page: Any, kirin: Kirin, key
     for got, want in zip(points, expected, strict=True):
         assert abs(got["x"] - want["x"]) <= 1, points
         assert abs(got["y"] - want["y"]) <= 1, points
+    second = params["dynamic_masks"][1]
+    assert _mask(second["mask"])[200, 320]
+    assert not _mask(second["mask"])[250, 520]
+    assert second["trajectories"] == [{"x": 320, "y": 200}, {"x": 380, "y": 200}]
     image = params["image"]
     assert "/uploads/upl_" in image  # uploaded, not inlined
 
@@ -375,11 +396,26 @@ def test_cancel_from_the_page_and_the_task_list(page: Any, kirin: Kirin, key: st
     tasks.get_by_label("Status").select_option("")
     tasks.get_by_label("Model").select_option("")
     expect(page.locator("tr[data-task-id]")).not_to_have_count(0)
-    expect(page.locator('tr[data-status="completed"] td.num').first).to_contain_text(".")
     _shot(page, "tasks")
     page.get_by_role("button", name=f"Open {task_id}").click()
     page.get_by_role("button", name="Show callback deliveries").click()
     expect(page.locator(".detail")).to_contain_text("no callback_url")
+    # Cursor paging, ten a page: make it take more than one page (cancelled at once: cheap).
+    with kirin.client(key) as client:
+        for number in range(10):
+            body = {"model": "kirin_v1_t2v", "prompt": f"page filler {number}"}
+            made = client.post("/model/v1/generation", json=body).json()
+            client.post(f"/model/v1/generation/task/{made['id']}/cancel")
+    tasks.get_by_role("button", name="Refresh").click()
+    rows = tasks.locator("tr[data-task-id]")
+    expect(rows).to_have_count(10)
+    first_page = rows.first.get_attribute("data-task-id")
+    tasks.get_by_role("button", name="Older page").click()
+    expect(tasks.get_by_role("status")).to_have_text("page 2")
+    expect(rows.first).not_to_have_attribute("data-task-id", first_page)
+    tasks.get_by_role("button", name="Newer page").click()
+    expect(rows.first).to_have_attribute("data-task-id", first_page)
+    expect(tasks.get_by_role("button", name="Newer page")).to_be_disabled()
 
 
 def test_the_subject_library_makes_and_deletes_a_subject(

@@ -87,7 +87,7 @@ def content_security_policy(context: ServerContext) -> str:
             "script-src 'self'",
             "style-src 'self'",
             "connect-src 'self'",
-            f"img-src {media} data:",
+            f"img-src {media}",
             f"media-src {media}",
             "base-uri 'none'",
             "form-action 'none'",
