@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
@@ -55,6 +55,10 @@ def _families() -> dict[str, Any]:
         "upstream": Counter(
             "kirin_upstream_requests", "Requests to upstream services", ["engine", "outcome"]
         ),
+        # Summed over the live API processes (a dead one's streams are gone with it).
+        "streams": Gauge(
+            "kirin_event_streams", "Open task event streams", multiprocess_mode="livesum"
+        ),
     }
 
 
@@ -70,6 +74,11 @@ def observe_render(model: str, engine: str, seconds: float) -> None:
 
 def count_upstream(engine: str, outcome: str) -> None:
     _families()["upstream"].labels(engine, outcome).inc()
+
+
+def count_event_stream(change: int) -> None:
+    """One task event stream opened (+1) or closed (-1)."""
+    _families()["streams"].inc(change)
 
 
 class StoreCollector(Collector):

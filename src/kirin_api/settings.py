@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     url_ttl_seconds: int = Field(default=24 * 3600, ge=1)
     # How long an upload (POST /model/v1/uploads) is kept and its URL works.
     upload_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    # Seconds between the comment lines that keep an idle event stream open through proxies.
+    events_keepalive_seconds: float = Field(default=15.0, gt=0)
     # Unfinished (pending + processing) tasks an account may have at once (0: no limit); an
     # account's own limit (`kirin accounts set-limit`) overrides it.
     max_unfinished_tasks: int = Field(default=100, ge=0)

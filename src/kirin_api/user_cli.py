@@ -6,7 +6,13 @@
   list, in order (``image_list.0.image=...``, ``image_list.1.image=...``);
 * a value is JSON where it parses as JSON (``5``, ``true``, ``[1, 2]``, ``{"a": 1}``), else
   the string itself; quote it to force a string (``external_task_id='"42"'``);
-* ``@path`` reads a local file and sends it as raw base64 (what image parameters take).
+* ``@path`` sends a local file: a video (``video_url=@fox.mp4``) is uploaded first
+  (``POST /model/v1/uploads``) and its URL sent; an image is sent inline as raw base64, or
+  uploaded the same way when it is over 2 MB (inline, it would be kept in the task's row).
+
+``kirin upload FILE`` uploads a file and prints its URL, to give to any image or video
+parameter. ``--wait`` follows the task live (the server's event stream; polling where a server
+has none).
 
 Task objects go to stdout as JSON; progress and errors go to stderr, so output can be piped.
 An API error prints its code, param and message and exits with status 1; so does a task that
@@ -18,7 +24,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,10 +45,12 @@ from kirin_api.client import (
     APIError,
     Client,
     KirinError,
+    NotFoundError,
     Task,
     TaskStatus,
     WaitTimeoutError,
 )
+from kirin_api.client._uploads import is_video
 
 __all__ = [
     "ParamError",
@@ -50,6 +58,7 @@ __all__ = [
     "parse_params",
     "parse_value",
     "task_app",
+    "upload_command",
     "user_app",
 ]
 
@@ -87,13 +96,31 @@ def _no_constants(name: str) -> Any:
     raise ValueError(name)
 
 
-def parse_value(raw: str, *, base_dir: Path | None = None) -> Any:
-    """One ``--param`` value: ``@file`` as raw base64, else JSON if it parses, else the text."""
+# Images larger than this are uploaded rather than sent inline (where a server takes uploads).
+UPLOAD_IMAGES_OVER = 2 * 1024 * 1024
+
+Uploader = Callable[[Path], "str | None"]
+"""Uploads a file and answers its URL; None where the server takes no uploads."""
+
+
+def parse_value(raw: str, *, base_dir: Path | None = None, upload: Uploader | None = None) -> Any:
+    """One ``--param`` value: ``@file`` (see the module's doc; ``upload`` sends files that go
+    by URL), else JSON if it parses, else the text."""
     if raw.startswith("@") and len(raw) > 1:
         path = Path(raw[1:]).expanduser()
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
         try:
+            video = is_video(path)
+            if video or path.stat().st_size > UPLOAD_IMAGES_OVER:
+                url = upload(path) if upload is not None else None
+                if url is not None:
+                    return url
+                if video:
+                    raise ParamError(
+                        f"{raw}: a video goes by URL and this server takes no uploads; "
+                        "put the file on an http(s) server and give its URL"
+                    )
             return base64.b64encode(path.read_bytes()).decode("ascii")
         except OSError as exc:
             raise ParamError(f"cannot read {raw[1:]!r}: {exc.strerror or exc}") from None
@@ -138,7 +165,9 @@ def _set_path(root: dict[str, Any], key: str, value: Any) -> None:
             raise ParamError(f"--param {key!r}: {'.'.join(parts[:depth])} is not an object")
 
 
-def parse_params(pairs: Sequence[str], *, base_dir: Path | None = None) -> dict[str, Any]:
+def parse_params(
+    pairs: Sequence[str], *, base_dir: Path | None = None, upload: Uploader | None = None
+) -> dict[str, Any]:
     """``key=value`` pairs into a request body (dotted keys nest; see the module's doc)."""
     body: dict[str, Any] = {}
     for pair in pairs:
@@ -147,7 +176,7 @@ def parse_params(pairs: Sequence[str], *, base_dir: Path | None = None) -> dict[
         if not sep or not key:
             raise ParamError(f"--param {pair!r}: expected key=value")
         _check_not_a_bare_file(key, raw, base_dir)
-        _set_path(body, key, parse_value(raw, base_dir=base_dir))
+        _set_path(body, key, parse_value(raw, base_dir=base_dir, upload=upload))
     return body
 
 
@@ -220,8 +249,19 @@ def _client(base_url: str | None, api_key: str | None) -> Client:
     return Client(base_url=base_url, api_key=api_key)
 
 
+def _uploader(client: Client) -> Uploader:
+    def upload(path: Path) -> str | None:
+        try:
+            return client.uploads.create(path).url
+        except NotFoundError:
+            return None  # a server without uploads: the caller sends the file inline, or says so
+
+    return upload
+
+
 def _wait_with_progress(client: Client, task: Task, timeout: float, quiet: bool = False) -> Task:
-    """Wait for ``task``, drawing a progress bar on stderr (when it is a terminal)."""
+    """Wait for ``task``, drawing a progress bar on stderr (when it is a terminal) that follows
+    the task live (``client.tasks.wait`` streams the server's events where it can)."""
     if task.finished:
         return task
     console = _stderr()
@@ -268,7 +308,8 @@ def generate_command(
             "--param",
             "-p",
             help="key=value (repeatable). Dotted keys nest (camera_control.config.pan=5); "
-            "values are JSON if they parse, else text; @file.png sends a file as base64.",
+            "values are JSON if they parse, else text; @file sends a local file (videos and "
+            "large images are uploaded first, small images go inline as base64).",
         ),
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the task to finish.")] = False,
@@ -283,16 +324,15 @@ def generate_command(
     api_key: ApiKeyOption = None,
 ) -> None:
     """Create a generation task of MODEL and print it (with --wait, once it has finished)."""
-    with _api_errors():
-        params = parse_params(param or [])
+    with _api_errors(), _client(base_url, api_key) as client:
+        params = parse_params(param or [], upload=_uploader(client))
         params.pop("model", None)
-        with _client(base_url, api_key) as client:
-            task = client.tasks.create(model, **params)
-            if not (wait or output is not None):
-                _print_task(task)
-                return
-            task = _wait_with_progress(client, task, timeout, quiet)
-            _finish(client, task, output, watermarked)
+        task = client.tasks.create(model, **params)
+        if not (wait or output is not None):
+            _print_task(task)
+            return
+        task = _wait_with_progress(client, task, timeout, quiet)
+        _finish(client, task, output, watermarked)
 
 
 @task_app.command("get")
@@ -405,9 +445,35 @@ def task_download(
     typer.echo(str(path))
 
 
+def upload_command(
+    file: Annotated[Path, typer.Argument(help="A JPEG/PNG image or an MP4/MOV video.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole upload object, not only its URL.")
+    ] = False,
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Upload a local file and print its URL, to give to any image or video parameter."""
+    with _api_errors(), _client(base_url, api_key) as client:
+        try:
+            upload = client.uploads.create(file)
+        except OSError as exc:
+            raise _fail(f"error: cannot read {str(file)!r}: {exc.strerror or exc}") from None
+    if as_json:
+        _print_json(upload.model_dump(mode="json"))
+        return
+    typer.echo(upload.url)
+    typer.echo(
+        f"{upload.id}: {upload.kind} {upload.width}x{upload.height}, expires "
+        f"{_when(upload.expires_at)}",
+        err=True,
+    )
+
+
 def _build_user_app() -> typer.Typer:
     app = typer.Typer(help="Kirin API client.", no_args_is_help=True, add_completion=False)
     app.command("generate")(generate_command)
+    app.command("upload")(upload_command)
     app.add_typer(task_app, name="task")
     return app
 

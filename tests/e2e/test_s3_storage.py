@@ -85,3 +85,34 @@ def test_t2v_result_is_served_from_the_bucket(
     listed = s3_server.client().list_objects_v2(Bucket=BUCKET, Prefix=PREFIX + "/")
     assert any(item["Key"].endswith(".mp4") for item in listed.get("Contents", []))
     assert not (kirin_on_s3.data_dir / "files").exists()
+
+
+def test_an_upload_lives_in_the_bucket_and_works_as_an_input(
+    kirin_on_s3: Kirin, s3_server: S3Server
+) -> None:
+    from tests.media_factory import image_bytes
+
+    picture = image_bytes(800, 600)
+    key = kirin_on_s3.create_key()
+    with kirin_on_s3.client(key) as client:
+        made = client.post("/model/v1/uploads", files={"file": ("a.png", picture, "image/png")})
+        assert made.status_code == 200, made.text
+        upload = made.json()
+        # The signed URL of the Kirin server redirects to a presigned URL of the bucket.
+        served = httpx.get(upload["url"], follow_redirects=True, timeout=30)
+        assert served.status_code == 200
+        assert served.content == picture
+        assert str(served.url).startswith(s3_server.endpoint_url)
+        created = client.post(
+            "/model/v1/generation",
+            json={"model": "kirin_v1_i2v", "image": upload["url"], "prompt": "a boat"},
+        )
+        done = wait_for(client, created.json()["id"])
+        assert done["status"] == "completed", done
+        listed = s3_server.client().list_objects_v2(Bucket=BUCKET, Prefix=PREFIX + "/uploads/")
+        assert [item["Key"].rsplit("/", 1)[1] for item in listed["Contents"]] == [
+            upload["id"] + ".png"
+        ]
+        assert client.delete(f"/model/v1/uploads/{upload['id']}").status_code == 200
+    listed = s3_server.client().list_objects_v2(Bucket=BUCKET, Prefix=PREFIX + "/uploads/")
+    assert not listed.get("Contents")

@@ -70,6 +70,7 @@ def serve(
         access_log=json_logs(),
         metrics=settings.metrics,
         upload_ttl_seconds=settings.upload_ttl_seconds,
+        events_keepalive_seconds=settings.events_keepalive_seconds,
         admin_token_hash=(
             hashlib.sha256(settings.admin_token.get_secret_value().encode()).digest()
             if settings.admin_token

@@ -15,6 +15,7 @@ It needs only httpx and pydantic, and imports nothing of the server side::
 
 from kirin_api.client._async import AsyncClient
 from kirin_api.client._core import PollPolicy, RetryPolicy
+from kirin_api.client._events import StreamUnsupported
 from kirin_api.client._sync import Client
 from kirin_api.client.errors import (
     APIConnectionError,
@@ -47,6 +48,7 @@ from kirin_api.client.types import (
     TaskErrorInfo,
     TaskOutput,
     TaskStatus,
+    Upload,
     Usage,
 )
 from kirin_api.client.webhooks import verify_webhook
@@ -76,10 +78,12 @@ __all__ = [
     "RequestTimeoutError",
     "RetryPolicy",
     "ServiceUnavailableError",
+    "StreamUnsupported",
     "Task",
     "TaskErrorInfo",
     "TaskOutput",
     "TaskStatus",
+    "Upload",
     "Usage",
     "WaitTimeoutError",
     "WebhookVerificationError",

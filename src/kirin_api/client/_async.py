@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
+from kirin_api.client import _uploads
 from kirin_api.client._core import (
     DEFAULT_WAIT_TIMEOUT,
     Action,
@@ -25,10 +27,11 @@ from kirin_api.client._core import (
     RetryPolicy,
     Send,
 )
+from kirin_api.client._events import Follow, StreamUnsupported
 from kirin_api.client.helpers import ModelHelpers
-from kirin_api.client.types import Element, ModelInfo, Page, Task, TaskStatus
+from kirin_api.client.types import Element, ModelInfo, Page, Task, TaskStatus, Upload
 
-__all__ = ["AsyncClient", "AsyncElements", "AsyncModels", "AsyncTasks"]
+__all__ = ["AsyncClient", "AsyncElements", "AsyncModels", "AsyncTasks", "AsyncUploads"]
 
 T = TypeVar("T")
 
@@ -151,6 +154,40 @@ class AsyncTasks(ModelHelpers[Coroutine[Any, Any, Task]]):
         """Ask to cancel an unfinished task."""
         return await self._driver.run(self._core.cancel(task_id))
 
+    async def stream(
+        self, task: Task | str, *, timeout: float | None = None
+    ) -> AsyncIterator[Task]:
+        """The task as it changes, live from the server's event stream (see the sync one)."""
+        task_id = task.id if isinstance(task, Task) else task
+        async with contextlib.aclosing(
+            self._follow(Follow(self._core, task_id, timeout))
+        ) as states:
+            async for current in states:
+                yield current
+
+    async def _follow(self, follow: Follow) -> AsyncGenerator[Task, None]:
+        while True:
+            error: httpx.TransportError | None = None
+            try:
+                response = await self._driver.http.send(follow.request(), stream=True)
+                try:
+                    body = None if response.is_success else await response.aread()
+                    if not follow.opened(response.status_code, response.headers, body):
+                        return
+                    async for line in response.aiter_lines():
+                        current = follow.line(line)
+                        if current is not None:
+                            yield current
+                            if current.finished:
+                                return
+                finally:
+                    await response.aclose()
+            except httpx.TransportError as exc:  # a drop, or no news before the deadline
+                error = exc
+            if follow.remaining() <= 0:
+                raise follow.timeout_error(follow.last or await self.get(follow.task_id))
+            await self._driver.sleep(follow.reconnect_delay(error))
+
     async def wait(
         self,
         task: Task | str,
@@ -158,10 +195,23 @@ class AsyncTasks(ModelHelpers[Coroutine[Any, Any, Task]]):
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
         on_update: Callable[[Task], object] | None = None,
     ) -> Task:
-        """Poll until the task finishes; returns it whatever its status (see the sync one)."""
+        """Wait until the task finishes, live where the server offers it, else polling;
+        returns it whatever its status (see the sync one)."""
         task_id = task.id if isinstance(task, Task) else task
+        follow = Follow(self._core, task_id, timeout)
+        try:
+            # aclosing: the stream's connection is let go as soon as the wait is over.
+            async with contextlib.aclosing(self._follow(follow)) as states:
+                async for current in states:
+                    if on_update is not None:
+                        on_update(current)
+                    if current.finished:
+                        return current
+        except StreamUnsupported:
+            pass
+        remaining = None if timeout is None else max(follow.remaining(), 0.0)
         return await self._driver.run(
-            self._core.wait(task_id, timeout=timeout, on_update=on_update)
+            self._core.wait(task_id, timeout=remaining, on_update=on_update)
         )
 
     async def create_and_wait(
@@ -173,9 +223,12 @@ class AsyncTasks(ModelHelpers[Coroutine[Any, Any, Task]]):
         **params: Any,
     ) -> Task:
         """:meth:`create` then :meth:`wait`."""
-        return await self._driver.run(
-            self._core.create_and_wait(model, params, timeout=timeout, on_update=on_update)
-        )
+        task = await self.create(model, **params)
+        if on_update is not None:
+            on_update(task)
+        if task.finished:
+            return task
+        return await self.wait(task, timeout=timeout, on_update=on_update)
 
     async def download(
         self,
@@ -221,6 +274,25 @@ class AsyncElements:
         await self._driver.run(self._core.element_delete(element_id))
 
 
+class AsyncUploads:
+    """``client.uploads`` of :class:`AsyncClient` (see the sync one)."""
+
+    def __init__(self, driver: _AsyncDriver) -> None:
+        self._driver = driver
+
+    async def create(self, path: str | os.PathLike[str]) -> Upload:
+        """Upload a JPEG/PNG image or an MP4/MOV video; give its ``url`` to any input."""
+        return await self._driver.run(_uploads.create(self._driver.core, path))
+
+    async def get(self, upload_id: str) -> Upload:
+        """One upload."""
+        return await self._driver.run(_uploads.get(self._driver.core, upload_id))
+
+    async def delete(self, upload_id: str) -> None:
+        """Delete an upload now."""
+        await self._driver.run(_uploads.delete(self._driver.core, upload_id))
+
+
 class AsyncModels:
     """``client.models`` of :class:`AsyncClient`."""
 
@@ -256,6 +328,7 @@ class AsyncClient:
         self.tasks = AsyncTasks(self._driver)
         self.elements = AsyncElements(self._driver)
         self.models = AsyncModels(self._driver)
+        self.uploads = AsyncUploads(self._driver)
 
     async def webhook_secret(self) -> str:
         """The account's webhook signing secret (``whsec_...``)."""

@@ -234,19 +234,24 @@ class Core:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Request:
-        """An authenticated request to ``path`` on the server."""
-        headers = {
+        """An authenticated request to ``path`` on the server (``content``: a raw body, its
+        type in ``headers``)."""
+        all_headers = {
             "Authorization": f"Bearer {self.config.api_key}",
             "Accept": "application/json",
             "User-Agent": self.config.user_agent,
+            **(headers or {}),
         }
         return httpx.Request(
             method,
             self.config.base_url + path,
             params=_drop_none(params or {}),
             json=json,
-            headers=headers,
+            content=content,
+            headers=all_headers,
             extensions=self._timeout(),
         )
 

@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
+from kirin_api.client import _uploads
 from kirin_api.client._core import (
     DEFAULT_WAIT_TIMEOUT,
     Action,
@@ -25,10 +27,11 @@ from kirin_api.client._core import (
     RetryPolicy,
     Send,
 )
+from kirin_api.client._events import Follow, StreamUnsupported
 from kirin_api.client.helpers import ModelHelpers
-from kirin_api.client.types import Element, ModelInfo, Page, Task, TaskStatus
+from kirin_api.client.types import Element, ModelInfo, Page, Task, TaskStatus, Upload
 
-__all__ = ["Client", "Elements", "Models", "Tasks"]
+__all__ = ["Client", "Elements", "Models", "Tasks", "Uploads"]
 
 T = TypeVar("T")
 
@@ -152,6 +155,38 @@ class Tasks(ModelHelpers[Task]):
         """Ask to cancel an unfinished task (a finished one raises ``ConflictError``)."""
         return self._driver.run(self._core.cancel(task_id))
 
+    def stream(self, task: Task | str, *, timeout: float | None = None) -> Iterator[Task]:
+        """The task as it changes, live from the server's event stream: its state at once, then
+        each change of status or progress, ending with a finished state. A dropped connection
+        is resumed (``Last-Event-ID``). Raises ``WaitTimeoutError`` after ``timeout`` seconds
+        (``None``: no limit), and ``StreamUnsupported`` where the server has no event stream
+        (:meth:`wait` then polls instead)."""
+        task_id = task.id if isinstance(task, Task) else task
+        yield from self._follow(Follow(self._core, task_id, timeout))
+
+    def _follow(self, follow: Follow) -> Generator[Task, None, None]:
+        while True:
+            error: httpx.TransportError | None = None
+            try:
+                response = self._driver.http.send(follow.request(), stream=True)
+                try:
+                    body = None if response.is_success else response.read()
+                    if not follow.opened(response.status_code, response.headers, body):
+                        return
+                    for line in response.iter_lines():
+                        current = follow.line(line)
+                        if current is not None:
+                            yield current
+                            if current.finished:
+                                return
+                finally:
+                    response.close()
+            except httpx.TransportError as exc:  # a drop, or no news before the deadline
+                error = exc
+            if follow.remaining() <= 0:
+                raise follow.timeout_error(follow.last or self.get(follow.task_id))
+            self._driver.sleep(follow.reconnect_delay(error))
+
     def wait(
         self,
         task: Task | str,
@@ -159,14 +194,27 @@ class Tasks(ModelHelpers[Task]):
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
         on_update: Callable[[Task], object] | None = None,
     ) -> Task:
-        """Poll until the task finishes, following the server's ``Retry-After`` hint.
+        """Wait until the task finishes: live through :meth:`stream` where the server offers
+        it, else polling with the server's ``Retry-After`` hint.
 
         Answers the finished task whatever its status: a failed task is returned (look at
         ``task.error``), not raised. Raises ``WaitTimeoutError`` after ``timeout`` seconds
-        (``None``: wait for ever). ``on_update`` is called with every state polled.
+        (``None``: wait for ever). ``on_update`` is called with every state seen.
         """
         task_id = task.id if isinstance(task, Task) else task
-        return self._driver.run(self._core.wait(task_id, timeout=timeout, on_update=on_update))
+        follow = Follow(self._core, task_id, timeout)
+        try:
+            # closing: the stream's connection is let go as soon as the wait is over.
+            with contextlib.closing(self._follow(follow)) as states:
+                for current in states:
+                    if on_update is not None:
+                        on_update(current)
+                    if current.finished:
+                        return current
+        except StreamUnsupported:
+            pass
+        remaining = None if timeout is None else max(follow.remaining(), 0.0)
+        return self._driver.run(self._core.wait(task_id, timeout=remaining, on_update=on_update))
 
     def create_and_wait(
         self,
@@ -177,9 +225,12 @@ class Tasks(ModelHelpers[Task]):
         **params: Any,
     ) -> Task:
         """:meth:`create` then :meth:`wait`."""
-        return self._driver.run(
-            self._core.create_and_wait(model, params, timeout=timeout, on_update=on_update)
-        )
+        task = self.create(model, **params)
+        if on_update is not None:
+            on_update(task)
+        if task.finished:
+            return task
+        return self.wait(task, timeout=timeout, on_update=on_update)
 
     def download(
         self,
@@ -224,6 +275,26 @@ class Elements:
         self._driver.run(self._core.element_delete(element_id))
 
 
+class Uploads:
+    """``client.uploads``: local files kept on the server a while, to give as inputs."""
+
+    def __init__(self, driver: _Driver) -> None:
+        self._driver = driver
+
+    def create(self, path: str | os.PathLike[str]) -> Upload:
+        """Upload a JPEG/PNG image (at most 10 MB) or an MP4/MOV video (at most 100 MB); give
+        its ``url`` to any image or video parameter (it works until ``expires_at``)."""
+        return self._driver.run(_uploads.create(self._driver.core, path))
+
+    def get(self, upload_id: str) -> Upload:
+        """One upload (``NotFoundError`` once deleted or expired)."""
+        return self._driver.run(_uploads.get(self._driver.core, upload_id))
+
+    def delete(self, upload_id: str) -> None:
+        """Delete an upload now, rather than letting it expire."""
+        self._driver.run(_uploads.delete(self._driver.core, upload_id))
+
+
 class Models:
     """``client.models``: what the server serves."""
 
@@ -264,6 +335,7 @@ class Client:
         self.tasks = Tasks(self._driver)
         self.elements = Elements(self._driver)
         self.models = Models(self._driver)
+        self.uploads = Uploads(self._driver)
 
     def webhook_secret(self) -> str:
         """The account's webhook signing secret (``whsec_...``), for :func:`verify_webhook`."""

@@ -21,6 +21,7 @@ __all__ = [
     "TaskErrorInfo",
     "TaskOutput",
     "TaskStatus",
+    "Upload",
     "Usage",
 ]
 
@@ -129,6 +130,21 @@ class Element(_Model):
     element_description: str | None = None
     reference_type: str | None = None
     created_at: int | None = None
+
+
+class Upload(_Model):
+    """A local file kept on the server a while: give ``url`` to any image or video parameter."""
+
+    id: str
+    object: str = "upload"
+    url: str
+    kind: Literal["image", "video"]
+    bytes: int
+    width: int
+    height: int
+    duration: float | None = None
+    """Seconds (videos)."""
+    expires_at: int
 
 
 class ModelInfo(_Model):

@@ -40,3 +40,5 @@ class ServerContext:
     metrics: bool = True
     # How long an upload is kept (KIRIN_UPLOAD_TTL_SECONDS).
     upload_ttl_seconds: int = 7 * 24 * 3600
+    # Between the keep-alive comments of an idle event stream (KIRIN_EVENTS_KEEPALIVE_SECONDS).
+    events_keepalive_seconds: float = 15.0

@@ -30,7 +30,10 @@ from kirin_api.server.openapi_shapes import (
     TASK_SCHEMAS,
     error_responses,
 )
-from kirin_api.server.openapi_uploads import (
+from kirin_api.server.openapi_uploads_events import (
+    EVENTS_RESPONSES,
+    PREFER_PARAMETER,
+    PREFERENCE_APPLIED,
     UPLOAD_CONTENT_RESPONSE,
     UPLOAD_REQUEST_BODY,
     UPLOAD_SCHEMAS,
@@ -190,6 +193,11 @@ def _fix_operation(
         }
     if method == "post" and path == "/model/v1/uploads":
         operation["requestBody"] = copy.deepcopy(UPLOAD_REQUEST_BODY)
+    if method == "get" and path == "/model/v1/generation/task/{task_id}/events":
+        responses.update(copy.deepcopy(EVENTS_RESPONSES))
+    if method == "post" and path == "/model/v1/generation":
+        operation.setdefault("parameters", []).append(copy.deepcopy(PREFER_PARAMETER))
+        responses["200"]["headers"] = copy.deepcopy(PREFERENCE_APPLIED)
     if method == "get" and path == "/uploads/{name}":
         responses["200"] = copy.deepcopy(UPLOAD_CONTENT_RESPONSE)
     product = next((p for p in PRODUCTS if p.path == path), None)

@@ -17,6 +17,7 @@ from kirin_api.contract.status import TaskStatus
 from kirin_api.server import tasks_service
 from kirin_api.server.auth import authenticate
 from kirin_api.server.dialects import vtrix_cli
+from kirin_api.server.prefer_wait import preferred_wait, wait_for_finish
 from kirin_api.server.views import task_object
 from kirin_api.store.base import Account, TaskRecord
 
@@ -51,11 +52,19 @@ def _answer(request: Request, task: TaskRecord) -> dict[str, Any]:
     summary="Create a generation task",
     openapi_extra=_create_body_schema(),
 )
-async def create_task(request: Request, account: CurrentAccount) -> dict[str, Any]:
+async def create_task(
+    request: Request, response: Response, account: CurrentAccount
+) -> dict[str, Any]:
+    """With ``Prefer: wait=N`` (N <= 60), answers once the task has finished or N seconds have
+    passed, with ``Preference-Applied: wait=N``."""
     context = tasks_service.context_of(request)
     body = await tasks_service.read_json(request, context.max_body_bytes)
     body = vtrix_cli.unwrap_input_envelope(body)
     task = await tasks_service.submit(context, account, body, dialect=DIALECT)
+    wait = preferred_wait(request)
+    if wait is not None:
+        task = await wait_for_finish(request, account, task, wait)
+        response.headers["Preference-Applied"] = f"wait={wait}"
     return _answer(request, task)
 
 

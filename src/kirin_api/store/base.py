@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from kirin_api.contract.errors import KirinError
 from kirin_api.contract.status import TaskStatus
+from kirin_api.store.task_watch import TaskWatchStore
 from kirin_api.store.upload_records import UploadStore
 
 
@@ -200,7 +201,7 @@ class Heartbeat:
 
 
 @runtime_checkable
-class TaskStore(UploadStore, Protocol):
+class TaskStore(UploadStore, TaskWatchStore, Protocol):
     """Implemented by the SQLite and PostgreSQL stores; all times are Unix seconds."""
 
     # --- schema and health ---------------------------------------------------------------

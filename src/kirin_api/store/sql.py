@@ -68,6 +68,7 @@ from kirin_api.store.base import (
     WebhookSecrets,
 )
 from kirin_api.store.registry import RegistryMixin
+from kirin_api.store.task_watch import TaskWatchMixin
 from kirin_api.store.uploads import UploadsMixin
 
 # How much of an access key `kirin keys list` shows (the access key is not a secret, but a
@@ -80,7 +81,7 @@ SWEEP_INTERVAL = 1.0
 MAX_REMEMBERED = 1024
 
 
-class SqlTaskStore(RegistryMixin, UploadsMixin):
+class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
     """:class:`~kirin_api.store.base.TaskStore` on SQLAlchemy engines; see the module docstring.
 
     ``writer`` runs write transactions, ``reader`` read-only ones (it may be the same engine);

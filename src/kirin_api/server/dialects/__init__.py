@@ -19,6 +19,7 @@ def all_dialects() -> list[Dialect]:
     from kirin_api.server import (
         routes_admin,
         routes_elements,
+        routes_events,
         routes_files,
         routes_meta,
         routes_tasks,
@@ -31,6 +32,7 @@ def all_dialects() -> list[Dialect]:
         name=routes_tasks.DIALECT,
         routers=[
             routes_tasks.router,
+            routes_events.router,
             routes_elements.router,
             routes_uploads.router,
             routes_meta.router,

@@ -1,4 +1,5 @@
-"""The OpenAPI shapes of uploads and live events (see :mod:`kirin_api.server.openapi`)."""
+"""The OpenAPI shapes of uploads, live events and ``Prefer: wait`` (see
+:mod:`kirin_api.server.openapi`)."""
 
 from __future__ import annotations
 
@@ -53,4 +54,48 @@ UPLOAD_REQUEST_BODY: dict[str, Any] = {
 UPLOAD_CONTENT_RESPONSE: dict[str, Any] = {
     "description": "The uploaded file",
     "content": {content_type: {"schema": _BINARY} for content_type in UPLOAD_TYPES},
+}
+
+EVENTS_RESPONSES: dict[str, Any] = {
+    "200": {
+        "description": "Server-Sent Events: `event: task` with the task object as `data`, at "
+        "once and on every change of status or progress (at most every 250 ms); the stream "
+        "ends after a finished status; comment lines keep it open while idle",
+        # Before OpenAPI 3.2 (itemSchema), the schema of an event stream describes one event.
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "required": ["event", "data"],
+                    "properties": {
+                        "event": {"type": "string", "enum": ["task"]},
+                        "data": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "contentSchema": {"$ref": "#/components/schemas/Task"},
+                        },
+                        "id": {"type": "string"},
+                        "retry": {"type": "integer"},
+                    },
+                }
+            }
+        },
+    },
+    "204": {"description": "Last-Event-ID names the task's finished state: nothing more to send"},
+}
+
+PREFER_PARAMETER: dict[str, Any] = {
+    "name": "Prefer",
+    "in": "header",
+    "required": False,
+    "description": "wait=N (N <= 60): answer once the task has finished or N seconds have "
+    "passed (RFC 7240)",
+    "schema": {"type": "string", "pattern": "^.{0,200}$"},
+}
+
+PREFERENCE_APPLIED: dict[str, Any] = {
+    "Preference-Applied": {
+        "description": "wait=N where Prefer: wait was applied",
+        "schema": {"type": "string"},
+    }
 }
