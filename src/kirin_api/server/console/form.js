@@ -5,7 +5,7 @@
 
 import { h, uid } from "./dom.js";
 import { mediaField } from "./media.js";
-import { describe, hints, modelFields } from "./schema.js";
+import { hints, modelFields } from "./schema.js";
 import { motionBrush } from "./brush.js";
 
 export class FormContext {
@@ -329,5 +329,3 @@ export function modelForm(model, ctx) {
     },
   };
 }
-
-export { describe };
