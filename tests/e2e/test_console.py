@@ -26,8 +26,6 @@ from tests.e2e.harness import Kirin
 from tests.media_factory import image_bytes, video_file
 
 sync_api = pytest.importorskip("playwright.sync_api")
-Browser = sync_api.Browser
-Page = sync_api.Page
 expect = sync_api.expect
 
 pytestmark = pytest.mark.slow

@@ -4,8 +4,9 @@ what its Content-Security-Policy or its injection-safety rules forbid."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
-from kirin_api.server.routes_console import console_files
+from kirin_api.server.routes_console import console_files, content_security_policy
 
 IMPORT = re.compile(r"""^\s*import\s.*?from\s+["']\./([\w.-]+)["'];""", re.MULTILINE | re.DOTALL)
 
@@ -31,3 +32,27 @@ def test_no_html_is_built_from_strings_and_nothing_comes_from_elsewhere() -> Non
     assert not re.search(r"<script(?![^>]*\bsrc=)", index), "inline script (the CSP forbids it)"
     assert not re.search(r"\son\w+=", index), "inline event handler (the CSP forbids it)"
     assert " style=" not in index, "inline style (the CSP forbids it)"
+
+
+class _Storage:
+    def __init__(self, presigned: str | None) -> None:
+        self.presigned = presigned
+
+    def presigned_url(self, key: str, expires_in: int) -> str | None:
+        return self.presigned
+
+
+def _policy(public_url: str | None, presigned: str | None) -> str:
+    context = SimpleNamespace(public_url=public_url, storage=_Storage(presigned))
+    return content_security_policy(context)  # type: ignore[arg-type]
+
+
+def test_media_may_come_from_where_result_links_point_and_nothing_else_may() -> None:
+    local = _policy(None, None)
+    assert "media-src 'self' blob:;" in local
+    assert "img-src 'self' blob:;" in local
+    both = _policy("https://kirin.example.com/api", "https://bucket.s3.example:9000/k?X-Sig=1")
+    origins = "https://bucket.s3.example:9000 https://kirin.example.com"
+    assert f"media-src 'self' blob: {origins};" in both
+    for directive in ("script-src 'self'", "style-src 'self'", "connect-src 'self'"):
+        assert f"{directive};" in both
