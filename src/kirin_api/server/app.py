@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kirin_api import __version__
+from kirin_api.server import routes_console
 from kirin_api.server.context import ServerContext
 from kirin_api.server.dialects import all_dialects
 from kirin_api.server.docs_pages import install_docs_pages
@@ -38,10 +39,12 @@ def create_app(context: ServerContext) -> FastAPI:
     )
     app.state.context = context
     dialects = all_dialects()
-    install_error_handlers(app, dialects)
+    install_error_handlers(app, dialects, unlisted=[routes_console.router])
     for dialect in dialects:
         for router in dialect.routers:
             app.include_router(router)
+    # The web console at / (outside the OpenAPI document: it is a page, not the API).
+    app.include_router(routes_console.router)
     install_openapi(app)
     install_docs_pages(app)
     app.add_middleware(RequestIdMiddleware, access_log=context.access_log)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kirin_api.contract.errors import (
@@ -55,22 +57,30 @@ def _query_param_error(exc: RequestValidationError) -> InvalidParameter:
     )
 
 
-def _allowed_methods(request: Request) -> list[str]:
-    """Every method of this path, from the OpenAPI document (Starlette's 405 names only the
-    first matching route's, and one path's methods are often several routes)."""
+def _allowed_methods(request: Request, unlisted: Sequence[APIRouter]) -> list[str]:
+    """Every method of this path, from the OpenAPI document and the routers kept out of it
+    (Starlette's 405 names only the first matching route's, and one path's methods are often
+    several routes)."""
     methods: set[str] = set()
     for template, operations in request.app.openapi()["paths"].items():
         pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
         if re.fullmatch(pattern, request.url.path):
             methods |= {method.upper() for method in operations}
+    for router in unlisted:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.path_regex.fullmatch(request.url.path):
+                methods |= route.methods or set()
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
 
 
-def install_error_handlers(app: FastAPI, dialects: list[Dialect]) -> None:
+def install_error_handlers(
+    app: FastAPI, dialects: list[Dialect], unlisted: Sequence[APIRouter] = ()
+) -> None:
     """Every error becomes a :class:`RequestError`, answered by the dialect that owns the path
-    (its own envelope and codes) or else in the Kirin envelope."""
+    (its own envelope and codes) or else in the Kirin envelope. ``unlisted``: routers kept out
+    of the OpenAPI document (the console), whose methods a 405 names too."""
 
     def respond(request: Request, error: RequestError) -> JSONResponse:
         dialect = dialect_for_path(dialects, request.url.path)
@@ -101,7 +111,7 @@ def install_error_handlers(app: FastAPI, dialects: list[Dialect]) -> None:
         if exc.status_code == 404:
             return respond(request, NotFound(f"no route {request.method} {request.url.path}"))
         if exc.status_code == 405:
-            allowed = _allowed_methods(request)
+            allowed = _allowed_methods(request, unlisted)
             answer = respond(
                 request,
                 MethodNotAllowed(
