@@ -25,7 +25,7 @@ from kirin_api.engines.preview.theme import Rgb, Theme
 
 FIGURE_DEPTH = 4.2  # just in front of the near scenery (scene.LAYER_DEPTHS[-1] = 5)
 FEET = 0.2  # normalised y of the ground line under the figures (below the frame's centre)
-FLIGHT = -0.1  # normalised y of flying figures' base line
+FLIGHT = -0.02  # normalised y of flying figures' base line
 FRAMES = 8  # animation frames per gait cycle
 SCALE = 1.5  # figure heights: the vocabulary's size times this, as a fraction of the frame
 CYCLES = {
@@ -107,7 +107,7 @@ def make_figures(
 ) -> list[Figure]:
     """One :class:`Figure` per subject (two share the frame side by side).
 
-    ``calm`` (a camera move was asked for): the figures travel at a third of their pace, so the
+    ``calm`` (a camera move was asked for): the figures travel at an eighth of their pace, so the
     camera's motion stays what the whole frame does.
     """
     light, side = scene_light(theme)
@@ -128,7 +128,7 @@ def make_figures(
         vx, vy = GAIT_SPEED[subject.gait]
         vx = min(vx, 0.45 / max(duration, 1e-6)) * subject.heading
         if calm:
-            vx, vy = vx / 3.0, vy / 3.0
+            vx, vy = vx / 8.0, vy / 8.0
         centre = 0.0 if len(subjects) == 1 else (-0.24 if n == 0 else 0.24)
         xn = centre - vx * duration / 2.0
         base = FLIGHT if subject.gait == "fly" else FEET

@@ -88,3 +88,7 @@ class TextShot:
         seconds = index / self.job.spec.fps
         lens = self.renderer.lens
         return [figure_mask(f, f.mask(seconds), pose, lens, seconds) for f in self.figures]
+
+    def frame(self, index: int) -> Frame:
+        """Frame ``index`` alone (the same pixels :meth:`frames` gives at that index)."""
+        return self.renderer.render(self.path.pose(self._tau(index)), index / self.job.spec.fps)
