@@ -86,15 +86,15 @@ def _pictures(
     if cols.size == 0:
         return pictures, masks
     pad = max(2, height // 20)
-    c0, c1 = max(0, cols[0] - pad), min(cover.shape[1], cols[-1] + 1 + pad)
-    r0, r1 = max(0, rows[0] - pad), height
+    c0, c1 = max(0, int(cols.min()) - pad), min(len(cover[0]), int(cols.max()) + 1 + pad)
+    r0, r1 = max(0, int(rows.min()) - pad), height
     strength = 0.25 if night else 0.45
     grounded = subject.gait not in ("fly",)
     out_p, out_m = [], []
     for picture, mask in zip(pictures, masks, strict=True):
         p, m = picture[r0:r1, c0:c1], mask[r0:r1, c0:c1]
         if grounded:
-            p = with_shadow(np.ascontiguousarray(p), strength)
+            p = with_shadow(np.ascontiguousarray(p), strength, height * GROUND - r0)
         if subject.heading < 0:
             p, m = p[:, ::-1], m[:, ::-1]
         out_p.append(np.ascontiguousarray(p))

@@ -102,19 +102,19 @@ def shade(pen: Pen, colour: Rgb, light: Rgb, light_x: float) -> tuple[Rgba, npt.
     return to_rgba(rgb.astype(np.float32), alpha), pen.alpha.copy()
 
 
-def with_shadow(picture: Rgba, strength: float) -> Rgba:
-    """``picture`` with a soft contact shadow on the ground under it (drawn behind it)."""
+def with_shadow(picture: Rgba, strength: float, ground: float) -> Rgba:
+    """``picture`` with a soft contact shadow on the ground row ``ground`` (behind the figure)."""
     h, w = picture.shape[:2]
-    shadow = np.zeros((h, w), np.uint8)
+    shadow: npt.NDArray[np.uint8] = np.zeros((h, w), np.uint8)
     cols = np.flatnonzero(picture[..., 3].max(axis=0) > 0)
     if cols.size == 0:
         return picture
     cx, half = (cols[0] + cols[-1]) / 2.0, (cols[-1] - cols[0]) / 2.0 + 2
-    centre = (round(cx * 16), round(h * GROUND * 16))
+    centre = (round(cx * 16), round(ground * 16))
     axes = (round(half * 1.05 * 16), round(max(2.0, h * 0.035) * 16))
     cv2.ellipse(shadow, centre, axes, 0, 0, 360, 255, -1, cv2.LINE_AA, _SHIFT)
-    shadow = cv2.GaussianBlur(shadow, (0, 0), max(1.0, h / 60.0))
-    a = (shadow.astype(np.float32) * np.float32(strength)).astype(np.uint8)
+    soft = cv2.GaussianBlur(shadow, (0, 0), max(1.0, h / 60.0))
+    a = (soft.astype(np.float32) * np.float32(strength)).astype(np.uint8)
     under = np.zeros_like(picture)
     under[..., 3] = a  # black, premultiplied
     out = picture.copy()

@@ -143,16 +143,17 @@ _FAMILIES = {
 }
 # Words of a pure landscape prompt: when a prompt has only these (and colours, verbs), it
 # asks for no subject at all, and gets none rather than the abstract figure.
-LANDSCAPE = frozenset(
+_LANDSCAPE_TEXT = (
     "sky hills hill mountains mountain forest forests jungle trees woods ocean sea beach waves "
     "desert sand dunes snow winter city street streets night sunset dawn sunrise dusk evening "
     "field fields meadow meadows valley river lake clouds cloud landscape scene view sun moon "
     "stars rolling quiet noon morning day daylight afternoon fog mist misty foggy calm "
-    "beautiful peaceful distant snowy sunny cloudy dark bright golden hour light "
-    "under over through across in on at of with and the a an by near far above below "
-    "shot camera pan left right zoom out tracking aerial static drone tilt up down dolly push "
-    "pull back slow fast cinematic wide still locked off crane truck".split()
+    "beautiful peaceful distant snowy sunny cloudy dark bright golden hour light under over "
+    "through across in on at of with and the a an by near far above below shot camera pan left "
+    "right zoom out tracking aerial static drone tilt up down dolly push pull back slow fast "
+    "cinematic wide still locked off crane truck "
 )
+LANDSCAPE = frozenset(_LANDSCAPE_TEXT.split())
 # verb -> gait; the gait fixes speed and direction (see Subject.velocity)
 VERBS: dict[str, str] = {}
 for _gait, _words in {
@@ -257,7 +258,7 @@ def find_subjects(prompt: str, negative_prompt: str | None, key: int) -> list[Su
             break
     known = LANDSCAPE | COLOUR_WORDS.keys() | VERBS.keys()
     landscape = all(w in known for w in words)
-    if not found and not landscape and not banned & {"abstract", "shapes"}:
+    if not seen and not landscape and not banned & {"abstract", "shapes"}:
         colour_word = next((w for w in words if w in COLOUR_WORDS), None)
         colour = COLOUR_WORDS[colour_word] if colour_word else (0.85, 0.55, 0.25)
         heading = 1 if (key >> 7) & 1 else -1
