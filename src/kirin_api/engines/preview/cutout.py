@@ -26,6 +26,9 @@ BORDER = 0.04  # the band along the picture's edges taken as background, fractio
 # A cut-out smaller than this share of the picture (or of its seed) failed: the caller falls
 # back to its own estimate.
 MIN_SHARE = 0.01
+# A border band whose colours spread more than this (mean per-channel standard deviation, grey
+# levels) is a photo's content, not a backdrop.
+PLAIN_BORDER = 40.0
 
 
 def _small(picture: Frame) -> tuple[Frame, float]:
@@ -88,11 +91,19 @@ def _full_size(mask: npt.NDArray[np.uint8], shape: tuple[int, ...]) -> Mask:
 
 
 def from_borders(picture: Frame) -> Mask | None:
-    """The picture's foreground, its borders taken as background; None when none stands out."""
+    """The picture's foreground, its borders taken as background; None when none stands out.
+
+    A picture whose borders are not a backdrop (a photo filled to its edges: the border band's
+    colours vary widely) has no foreground to cut: None as well.
+    """
     small, _ = _small(picture)
     h, w = small.shape[:2]
-    labels = np.full((h, w), cv2.GC_PR_FGD, np.uint8)
     by, bx = max(1, round(h * BORDER)), max(1, round(w * BORDER))
+    sides = (small[:by], small[-by:], small[:, :bx], small[:, -bx:])
+    band = np.concatenate([side.reshape(-1, 3) for side in sides]).astype(np.float32)
+    if float(band.std(axis=0).mean()) > PLAIN_BORDER:
+        return None
+    labels = np.full((h, w), cv2.GC_PR_FGD, np.uint8)
     labels[:by], labels[-by:], labels[:, :bx], labels[:, -bx:] = (cv2.GC_BGD,) * 4
     fg = _grabcut(small, labels)
     if fg is None:
@@ -101,7 +112,9 @@ def from_borders(picture: Frame) -> Mask | None:
     share = float(mask.mean())
     if share < MIN_SHARE or share > 0.97:
         return None
-    return _full_size(mask, picture.shape)
+    # Keep only the inner half of the soft edge: the backdrop's colour would show as a halo.
+    soft = _full_size(mask, picture.shape)
+    return np.asarray(np.clip(soft * 2.0 - 1.0, 0.0, 1.0), np.float32)
 
 
 def from_seed(picture: Frame, seed: Mask) -> Mask | None:

@@ -13,14 +13,14 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from kirin_api.contract.job import RenderJob
+from kirin_api.contract.job import OutputSpec, RenderJob
 from kirin_api.engines.base import Frame
 from kirin_api.engines.preview.camera import CameraPath, Lens
 from kirin_api.engines.preview.cast import Figure, make_figures
 from kirin_api.engines.preview.render import Renderer, figure_mask
 from kirin_api.engines.preview.scene import Sprite, assemble, make_layer, make_sky, make_sprites
 from kirin_api.engines.preview.subjects import Subject, find_subjects
-from kirin_api.engines.preview.theme import Theme
+from kirin_api.engines.preview.theme import Theme, make_theme
 
 # Texels per base-view pixel: below 1 keeps texture building cheap; the warp's bilinear filter
 # hides it (std), pro pays for sharper scenery.
@@ -92,3 +92,20 @@ class TextShot:
     def frame(self, index: int) -> Frame:
         """Frame ``index`` alone (the same pixels :meth:`frames` gives at that index)."""
         return self.renderer.render(self.path.pose(self._tau(index)), index / self.job.spec.fps)
+
+
+def backdrop(prompt: str, negative_prompt: str | None, width: int, height: int, seed: int) -> Frame:
+    """The text model's scenery for ``prompt`` as one still picture, without its subjects.
+
+    The image models stand their subjects' pictures in it (:mod:`.stage`).
+    """
+    negative = f"{negative_prompt or ''} subjects"
+    job = RenderJob(
+        task_id="backdrop",
+        model="kirin_v1_t2v",
+        params={"prompt": prompt, "negative_prompt": negative},
+        spec=OutputSpec(width=width, height=height, fps=30, frames=1),
+        seed=seed,
+    )
+    theme = make_theme(prompt, negative, 0.5)
+    return TextShot.build(job, theme, CameraPath(label="static"), "std").frame(0)
