@@ -1,7 +1,7 @@
 """Contact sheets of the preview engine: the first, middle and last frame of a few requests.
 
 Run: ``.venv/bin/python bench/contact_sheets.py [OUT_DIR]`` (default ``docs/images/preview``).
-Writes one PNG per case (three frames side by side, 384x216 each) and prints its path; the
+Writes one PNG per case (three frames side by side, 384x216 each, 288x216 for 4:3 inputs) and prints its path; the
 pictures in docs/preview-engine.md are made by this script. Inputs (subject pictures, a
 reference video) are drawn here, so the sheets are the same on every machine with the same
 library versions.
@@ -29,6 +29,7 @@ from kirin_api.engines.preview import PreviewEngine  # noqa: E402
 
 SIZE = (384, 216)
 SPEC = OutputSpec(width=SIZE[0], height=SIZE[1], fps=30, frames=150)
+FOUR_THREE = OutputSpec(width=288, height=216, fps=30, frames=150)
 
 
 def simple(axis: str, value: float) -> dict[str, Any]:
@@ -98,7 +99,8 @@ def cases(tmp: Path) -> list[tuple[str, RenderJob]]:
         ("multi-i2v-two-figures", RenderJob("sheet", "kirin_v1_6_multi_i2v", multi, SPEC, 7, refs)),
         (
             "motion-control-figure",
-            RenderJob("sheet", "kirin_v3_motion_control", motion, SPEC, 7, motion_inputs),
+            # The contract gives motion control the image's aspect ratio (4:3 here).
+            RenderJob("sheet", "kirin_v3_motion_control", motion, FOUR_THREE, 7, motion_inputs),
         ),
     ]
 

@@ -25,7 +25,7 @@ from kirin_api.engines.preview.theme import Rgb, Theme
 
 FIGURE_DEPTH = 4.2  # just in front of the near scenery (scene.LAYER_DEPTHS[-1] = 5)
 FEET = 0.2  # normalised y of the ground line under the figures (below the frame's centre)
-FLIGHT = -0.02  # normalised y of flying figures' base line
+FLIGHT = -0.1  # normalised y of flying figures' middle (above the horizon)
 FRAMES = 8  # animation frames per gait cycle
 SCALE = 1.5  # figure heights: the vocabulary's size times this, as a fraction of the frame
 CYCLES = {
@@ -88,6 +88,8 @@ def _pictures(
     pad = max(2, height // 20)
     c0, c1 = max(0, int(cols.min()) - pad), min(len(cover[0]), int(cols.max()) + 1 + pad)
     r0, r1 = max(0, int(rows.min()) - pad), height
+    if subject.gait == "fly":  # no ground under it: crop to the figure
+        r1 = min(height, int(rows.max()) + 1 + pad)
     strength = 0.25 if night else 0.45
     grounded = subject.gait not in ("fly",)
     out_p, out_m = [], []
@@ -131,11 +133,11 @@ def make_figures(
             vx, vy = vx / 8.0, vy / 8.0
         centre = 0.0 if len(subjects) == 1 else (-0.24 if n == 0 else 0.24)
         xn = centre - vx * duration / 2.0
-        base = FLIGHT if subject.gait == "fly" else FEET
         if subject.gait == "fly":
-            base += vy * duration / 2.0  # start low enough to climb through the frame
-        feet_world = -base * z
-        y = feet_world - k * h * (0.5 - GROUND)
+            # Its picture's middle on the flight line, starting low enough to climb through it.
+            y = -(FLIGHT + vy * duration / 2.0) * z
+        else:
+            y = -FEET * z - k * h * (0.5 - GROUND)  # its ground row on the ground line
         fps = CYCLES[subject.gait] * FRAMES
         bob = 0.012 * z if subject.gait == "dance" else 0.0
         out.append(

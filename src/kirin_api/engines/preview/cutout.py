@@ -124,7 +124,7 @@ def from_seed(picture: Frame, seed: Mask) -> Mask | None:
     rough = cv2.resize(seed.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0.5
     if not rough.any():
         return None
-    reach = max(3, round(0.06 * max(h, w)))
+    reach = max(3, round(0.1 * max(h, w)))
     near = cv2.dilate(rough.astype(np.uint8), np.ones((reach, reach), np.uint8)).astype(bool)
     far = cv2.dilate(near.astype(np.uint8), np.ones((reach * 3, reach * 3), np.uint8)).astype(bool)
     labels = np.full((h, w), cv2.GC_BGD, np.uint8)
