@@ -69,32 +69,32 @@ def _pictures(
     kind = subject.kind
     if kind in _HUMANS and subject.gait == "dance":
         kind = "dancer"
-    pictures: list[Rgba] = []
-    masks: list[npt.NDArray[np.uint8]] = []
+    pens = []
     for i in range(FRAMES):
         pen = Pen(height, 2.4)
         figures.draw(pen, kind, 2.0 * math.pi * i / FRAMES)
-        picture, mask = shade(pen, subject.colour, light, side * subject.heading)
-        pictures.append(picture)
-        masks.append(mask)
-    # One crop for every frame (the union of their silhouettes), keeping the ground line.
-    cover = np.zeros(masks[0].shape, np.bool_)
-    for m in masks:
-        cover |= m > 0
+        pens.append(pen)
+    # One crop for every frame (the union of their silhouettes), keeping the ground line; the
+    # shading runs on the crop only.
+    cover = np.zeros(pens[0].alpha.shape, np.bool_)
+    for pen in pens:
+        cover |= pen.alpha > 0
     cols = np.flatnonzero(cover.any(axis=0))
     rows = np.flatnonzero(cover.any(axis=1))
     if cols.size == 0:
-        return pictures, masks
+        raise ValueError(f"the figure for {subject.noun!r} drew nothing")
     pad = max(2, height // 20)
     c0, c1 = max(0, int(cols.min()) - pad), min(len(cover[0]), int(cols.max()) + 1 + pad)
     r0, r1 = max(0, int(rows.min()) - pad), height
     if subject.gait == "fly":  # no ground under it: crop to the figure
         r1 = min(height, int(rows.max()) + 1 + pad)
+    shaded = [
+        shade(pen, subject.colour, light, side * subject.heading, (r0, r1, c0, c1)) for pen in pens
+    ]
     strength = 0.25 if night else 0.45
     grounded = subject.gait not in ("fly",)
     out_p, out_m = [], []
-    for picture, mask in zip(pictures, masks, strict=True):
-        p, m = picture[r0:r1, c0:c1], mask[r0:r1, c0:c1]
+    for p, m in shaded:
         if grounded:
             p = with_shadow(np.ascontiguousarray(p), strength, height * GROUND - r0)
         if subject.heading < 0:
@@ -137,7 +137,9 @@ def make_figures(
             # Its picture's middle on the flight line, starting low enough to climb through it.
             y = -(FLIGHT + vy * duration / 2.0) * z
         else:
-            y = -FEET * z - k * h * (0.5 - GROUND)  # its ground row on the ground line
+            # Its ground row (the canvas's GROUND, the picture being cropped only above and
+            # at the sides) on the ground line: the picture's middle is above it.
+            y = -FEET * z + k * (h / 2.0 - canvas * (1.0 - GROUND))
         fps = CYCLES[subject.gait] * FRAMES
         bob = 0.012 * z if subject.gait == "dance" else 0.0
         out.append(

@@ -8,15 +8,19 @@ filmed by a virtual camera (below); the image models are in :mod:`.image_models`
 
 What each kirin_v1_t2v parameter does here:
 
-* ``prompt``: its hash picks the palette, scenery layout, moving objects and the default camera
-  move; words steer the scenery and colours (night, sunset, ocean, forest, desert, snow, city,
-  colour names; see :mod:`.theme`).
+* ``prompt``: its main noun, colour word and verb make the subject, a shaded figure standing on
+  the near ground (:mod:`.subjects`, :mod:`.cast`); camera words (``pan left``, ``aerial``...)
+  pick the move when there is no ``camera_control``; its hash picks the palette, scenery
+  layout, moving objects and otherwise a gentle camera move; words steer the scenery and
+  colours (night, sunset, ocean, forest, desert, snow, city, colour names; see :mod:`.theme`).
 * ``negative_prompt``: colours named there are pushed out of the palette; ``clouds``, ``birds``,
-  ``sun``/``moon``, ``stars`` remove those things.
+  ``sun``/``moon``, ``stars`` remove those things, and the subject's noun (or ``people``,
+  ``animals``, ``subject``...) the subject.
 * ``cfg_scale``: palette saturation and contrast (0 dull, 0.5 as designed, 1 vivid).
 * ``mode``: ``pro`` renders sharper textures with finer detail and more moving objects.
-* ``camera_control``: the virtual camera's move (see :mod:`.camera`); without it a gentle move
-  picked from the prompt keeps the clip alive, on top of drifting clouds and moving objects.
+* ``camera_control``: the virtual camera's move (see :mod:`.camera`), and what the whole frame
+  does: under a requested move, objects, clouds and the subject move little; without it the
+  prompt's camera words or a gentle move keep the clip alive.
 * ``aspect_ratio``/``duration``: come in through ``job.spec`` (size and frame count); the camera
   move spans the whole clip whatever its length.
 * ``seed`` (``job.seed``): textures, object placement and motion; mixed with the prompt's hash so

@@ -75,31 +75,50 @@ def _t(tone: float) -> int:
     return int(max(1, min(255, round(tone * 200))))  # 200 = tone 1: leaves room for highlights
 
 
-def shade(pen: Pen, colour: Rgb, light: Rgb, light_x: float) -> tuple[Rgba, npt.NDArray[np.uint8]]:
+def _blurred(alpha: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float32]:
+    """A wide Gaussian blur, done at a reduced size (the bevel it makes is smooth anyway)."""
+    k = max(1, int(sigma // 2))
+    if k == 1:
+        return np.asarray(cv2.GaussianBlur(alpha, (0, 0), sigma), np.float32)
+    h, w = alpha.shape
+    small = cv2.resize(alpha, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
+    soft = cv2.GaussianBlur(small, (0, 0), sigma / k)
+    return np.asarray(cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
+
+
+Box = tuple[int, int, int, int]  # rows r0:r1, columns c0:c1
+
+
+def shade(
+    pen: Pen, colour: Rgb, light: Rgb, light_x: float, box: Box | None = None
+) -> tuple[Rgba, npt.NDArray[np.uint8]]:
     """The lit figure (premultiplied RGBA) and its coverage mask (uint8, 0..255).
 
     ``light`` is the scene's light colour (times its strength), ``light_x`` in [-1, 1] which
-    side the light comes from.
+    side the light comes from; ``box`` crops the canvas first (it should leave the figure a
+    margin of a few percent of the canvas height for the bevel's blur).
     """
-    alpha = pen.alpha.astype(np.float32) * np.float32(1.0 / 255.0)
-    tone = pen.tone.astype(np.float32) * np.float32(1.0 / 200.0)
+    r0, r1, c0, c1 = box or (0, pen.h, 0, pen.w)
+    coverage = pen.alpha[r0:r1, c0:c1]
+    alpha = coverage.astype(np.float32) * np.float32(1.0 / 255.0)
+    tone = pen.tone[r0:r1, c0:c1].astype(np.float32) * np.float32(1.0 / 200.0)
     sigma = max(1.0, pen.h / 30.0)
-    soft = cv2.GaussianBlur(alpha, (0, 0), sigma)
+    soft = _blurred(alpha, sigma)
     gx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
     # The bevel's normal points out of the silhouette (against the coverage gradient); the
     # light comes from above and from ``light_x``'s side.
     lx, ly = -light_x * 0.6, 0.8
     facing = (gx * np.float32(lx) + gy * np.float32(ly)) * np.float32(sigma * 1.5)
-    rows = np.linspace(1.08, 0.82, pen.h, dtype=np.float32)[:, None]
+    rows = np.linspace(1.08, 0.82, pen.h, dtype=np.float32)[r0:r1, None]
     lit = np.clip(np.float32(0.92) + facing, 0.45, 1.35) * rows
-    edge = cv2.morphologyEx(pen.alpha, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    edge = cv2.morphologyEx(coverage, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     lit *= np.float32(1.0) - edge.astype(np.float32) * np.float32(0.35 / 255.0)
     base = np.array(colour, np.float32) * np.array(light, np.float32)
     rgb = (tone * lit)[..., None] * base
     # Very dark colours still show their form: a faint sheen in the light's colour.
     rgb += (np.clip(facing, 0.0, 1.0) * np.float32(0.12))[..., None] * np.array(light, np.float32)
-    return to_rgba(rgb.astype(np.float32), alpha), pen.alpha.copy()
+    return to_rgba(rgb.astype(np.float32), alpha), np.ascontiguousarray(coverage)
 
 
 def with_shadow(picture: Rgba, strength: float, ground: float) -> Rgba:

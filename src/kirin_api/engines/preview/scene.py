@@ -32,8 +32,9 @@ from kirin_api.engines.preview.theme import Rgb, Theme
 
 SKY_DEPTH = 1.0e5  # far enough that camera translations make no parallax on it
 LAYER_DEPTHS = (60.0, 18.0, 5.0)  # far, mid, near
-# Contrast of the fine grain (pebbles, grass, ripples) on the mid and near layers: it is what
-# makes their parallax readable, and it must outweigh the moving objects' edges in the frame.
+# Contrast of the fine grain (pebbles, grass, ripples) per layer: on the near ground only. It is
+# what makes its parallax readable and must outweigh the moving objects' edges in the frame; a
+# second grainy layer, moving at a third of its speed, would compete with it.
 GRAIN = (0.0, 0.0, 0.16)
 PERIOD = 4.0  # width of one repeat of every layer, in normalised units (about 3.5 frames)
 _MARGIN = 0.04  # extra normalised rows above/below what the views need (bilinear + rounding)
