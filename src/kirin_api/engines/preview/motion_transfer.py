@@ -289,7 +289,12 @@ class _Plan:
             element = make_element(_load_image(element_path), width, height, layer)
         # Everything on the canvas: the picture with the margin the motion reaches into.
         canvas, margin = extend(image, reach)
-        background = canvas if background is image else extend(background, reach)[0]
+        if background is not image:  # the filled picture in the same margin
+            filled = canvas.copy()
+            filled[margin[1] : margin[1] + height, margin[0] : margin[0] + width] = background
+            background = filled
+        else:
+            background = canvas
         if layer is not None:
             layer = layer.moved(margin)
         if element is not None:
