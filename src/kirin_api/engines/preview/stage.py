@@ -11,6 +11,7 @@ bob. Stand-ins share the width, side by side: several references are figures of 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -45,6 +46,12 @@ class StandIn:
     steps: float  # bobs per second
     cut: bool  # True: its foreground was cut out; False: kept whole
 
+    @functools.cached_property
+    def shadow_rows(self) -> tuple[int, int]:
+        """The rows of :attr:`shadow` that darken anything."""
+        rows = np.flatnonzero(self.shadow.max(axis=1) > 0.004)
+        return (int(rows.min()), int(rows.max()) + 1) if rows.size else (0, 0)
+
     def box(self, seconds: float) -> tuple[int, int, int, int]:
         """x, y, width, height of its picture in the frame at ``seconds``."""
         h, w = self.picture.shape[:2]
@@ -64,9 +71,13 @@ class StandIn:
             return
         crop = (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
         region = frame[y0:y1, x0:x1]
-        shade = self.shadow[crop] * np.float32(opacity)
-        dark = np.zeros_like(region)
-        region[...] = cv2.blendLinear(dark, region, shade, 1.0 - shade)
+        # The shadow only where it is (a band at the feet), then the figure.
+        s0, s1 = self.shadow_rows
+        s0, s1 = max(s0, y0 - y), min(s1, y1 - y)
+        if s1 > s0:
+            band = region[s0 - (y0 - y) : s1 - (y0 - y)]
+            shade = self.shadow[s0:s1, x0 - x : x1 - x] * np.float32(opacity)
+            band[...] = cv2.blendLinear(np.zeros_like(band), band, shade, 1.0 - shade)
         weight = self.alpha[crop] * np.float32(opacity)
         region[...] = cv2.blendLinear(
             np.ascontiguousarray(self.picture[crop]), region, weight, 1.0 - weight

@@ -26,6 +26,7 @@ from kirin_api.engines.preview.theme import Theme, make_theme
 # hides it (std), pro pays for sharper scenery.
 DENSITY = {"std": 0.6, "pro": 0.9}
 OBJECTS = {"std": 5, "pro": 8}
+BACKDROP_SIDE = 720  # the image models' backdrop is rendered at most this wide (see backdrop)
 
 
 def subjects_of(job: RenderJob, theme: Theme) -> list[Subject]:
@@ -100,12 +101,19 @@ def backdrop(prompt: str, negative_prompt: str | None, width: int, height: int, 
     The image models stand their subjects' pictures in it (:mod:`.stage`).
     """
     negative = f"{negative_prompt or ''} subjects"
+    # Rendered at most BACKDROP_SIDE wide and scaled up: it stands behind the subjects (a
+    # little soft, as out of focus), and a full-size scene costs more than the rest of the clip.
+    k = min(1.0, BACKDROP_SIDE / max(width, height))
+    size = (max(16, round(width * k)), max(16, round(height * k)))
     job = RenderJob(
         task_id="backdrop",
         model="kirin_v1_t2v",
         params={"prompt": prompt, "negative_prompt": negative},
-        spec=OutputSpec(width=width, height=height, fps=30, frames=1),
+        spec=OutputSpec(width=size[0], height=size[1], fps=30, frames=1),
         seed=seed,
     )
     theme = make_theme(prompt, negative, 0.5)
-    return TextShot.build(job, theme, CameraPath(label="static"), "std").frame(0)
+    still = TextShot.build(job, theme, CameraPath(label="static"), "std").frame(0)
+    if size == (width, height):
+        return still
+    return np.asarray(cv2.resize(still, (width, height), interpolation=cv2.INTER_LINEAR), np.uint8)
