@@ -154,7 +154,7 @@ _LANDSCAPE_TEXT = (
     "cinematic wide still locked off crane truck "
 )
 LANDSCAPE = frozenset(_LANDSCAPE_TEXT.split())
-# verb -> gait; the gait fixes speed and direction (see Subject.velocity)
+# verb -> gait; the gait fixes pace and direction (GAIT_SPEED; cast.make_figures)
 VERBS: dict[str, str] = {}
 for _gait, _words in {
     "run": ("running", "runs", "run", "racing", "galloping", "chasing", "sprinting", "fleeing"),
