@@ -1,10 +1,10 @@
 """Contact sheets of the preview engine: the first, middle and last frame of a few requests.
 
 Run: ``.venv/bin/python bench/contact_sheets.py [OUT_DIR]`` (default ``docs/images/preview``).
-Writes one PNG per case (three frames side by side, 384x216 each, 288x216 for 4:3 inputs) and prints its path; the
-pictures in docs/preview-engine.md are made by this script. Inputs (subject pictures, a
-reference video) are drawn here, so the sheets are the same on every machine with the same
-library versions.
+Writes one PNG per case (three frames side by side, 384x216 each, 288x216 for 4:3 inputs)
+and prints its path; the pictures in docs/preview-engine.md are made by this script. Inputs
+(subject pictures, a reference video) are drawn here, so the sheets are the same on every
+machine with the same library versions.
 """
 
 from __future__ import annotations
