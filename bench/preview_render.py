@@ -195,9 +195,26 @@ def write_reference(path: Path, width: int = 1280, height: int = 720, seconds: f
     return str(path)
 
 
+def write_figure(path: Path, colour: tuple[int, int, int]) -> str:
+    """A subject's picture: a plain figure on a light backdrop (what GrabCut cuts out)."""
+    picture = np.empty((800, 600, 3), np.uint8)
+    picture[:] = (236, 238, 242)
+    ys, xs = np.mgrid[0:800, 0:600]
+    body = ((xs - 300) / 160.0) ** 2 + ((ys - 520) / 240.0) ** 2 <= 1.0
+    head = (xs - 300) ** 2 + (ys - 170) ** 2 <= 110**2
+    picture[body | head] = colour
+    Image.fromarray(picture).save(path)
+    return str(path)
+
+
 def model_cases(tmp: Path) -> list[tuple[str, RenderJob]]:
-    """(name, job, through the engine?) for every video model; 5 s std unless named pro."""
+    """(name, job) for every video model; 5 s std, 720p unless named 1080p."""
     image = write_image(tmp / "image.png", 1280, 720, seed=1)
+    figures = {
+        f"image_list.{i}.image": write_figure(tmp / f"figure{i}.png", colour)
+        for i, colour in enumerate([(200, 40, 40), (40, 70, 200), (230, 170, 30)])
+    }
+    elements = {f"element_list.{i}": path for i, path in enumerate(figures.values())}
     tail = write_image(tmp / "tail.png", 1280, 720, seed=3)
     portrait = write_image(tmp / "portrait.png", 720, 1280, seed=4)
     square = write_image(tmp / "square.png", 900, 900, seed=5)
@@ -212,8 +229,29 @@ def model_cases(tmp: Path) -> list[tuple[str, RenderJob]]:
     i2v = {"prompt": "a boat drifting at dawn", "mode": "std", "duration": "5", "cfg_scale": 0.5}
     v3 = {"prompt": "a dancer in a red coat", "mode": "std", "duration": 5, "sound": "on"}
     multi = {"prompt": "friends at a picnic", "mode": "std", "duration": "5"}
+    fox = {
+        "prompt": "a red fox running through snow",
+        "camera_control": {"type": "simple", "config": {"horizontal": 6}},
+    }
+    cut_out = {"image_list": [{}] * 3, **multi}
+    with_elements = {**v3, "element_list": [{"element_id": i} for i in range(3)]}
     return [
         ("kirin_v1_t2v", RenderJob("b", "kirin_v1_t2v", CASES["default camera"], std, 1)),
+        ("kirin_v1_t2v subject + truck", RenderJob("b", "kirin_v1_t2v", fox, std, 1)),
+        ("kirin_v1_t2v subject 1080p", RenderJob("b", "kirin_v1_t2v", fox, pro, 1)),
+        ("kirin_v1_i2v 1080p", RenderJob("b", "kirin_v1_i2v", i2v, pro, 1, {"image": image})),
+        (
+            "kirin_v1_6_multi_i2v cut-outs",
+            RenderJob("b", "kirin_v1_6_multi_i2v", cut_out, std, 1, figures),
+        ),
+        (
+            "kirin_v1_6_multi_i2v cut-outs 1080p",
+            RenderJob("b", "kirin_v1_6_multi_i2v", cut_out, pro, 1, figures),
+        ),
+        (
+            "kirin_v3_i2v elements",
+            RenderJob("b", "kirin_v3_i2v", with_elements, loud, 1, {"image": image, **elements}),
+        ),
         ("kirin_v1_i2v", RenderJob("b", "kirin_v1_i2v", i2v, std, 1, {"image": image})),
         (
             "kirin_v1_i2v image_tail",
@@ -258,6 +296,17 @@ def model_cases(tmp: Path) -> list[tuple[str, RenderJob]]:
                 OutputSpec(1920, 1080, 30, 150, audio=True),
                 1,
                 moving,
+            ),
+        ),
+        (
+            "motion_control element",
+            RenderJob(
+                "b",
+                "kirin_v3_motion_control",
+                {**motion, "element_list": [{"element_id": 1}]},
+                loud,
+                1,
+                {**moving, "element_list.0": elements["element_list.0"]},
             ),
         ),
         (

@@ -277,7 +277,9 @@ def test_character_orientation(
     assert side < -0.3 if mirrored else side > 0.3
 
 
-def test_element_is_composited_and_recognisable(tmp_path: Path, picture: str) -> None:
+def test_element_is_cut_out_and_composited(tmp_path: Path, picture: str) -> None:
+    # A figure (a yellow head, a purple body, a "K") on a plain green backdrop: the figure is
+    # found in every frame, and the backdrop is not (no rectangular card).
     subject = np.zeros((400, 300, 3), np.uint8)
     subject[:] = (30, 200, 90)
     cv2.circle(subject, (150, 130), 80, (250, 220, 40), -1)
@@ -288,17 +290,81 @@ def test_element_is_composited_and_recognisable(tmp_path: Path, picture: str) ->
     job = job_for(video, picture, orientation="video", element=element)
     frames = render(job)
     height = round(HEIGHT * motion_transfer.ELEMENT_HEIGHT)
-    template = cv2.resize(
-        subject, (round(300 * height / 400), height), interpolation=cv2.INTER_AREA
-    )
-    inner = template[6:-6, 6:-6]  # the feathered rim blends with the picture
+    size = (round(300 * height / 400), height)
+    template = cv2.resize(subject, size, interpolation=cv2.INTER_AREA)
+    figure = np.zeros(subject.shape[:2], np.uint8)
+    cv2.circle(figure, (150, 130), 80, 255, -1)
+    cv2.rectangle(figure, (60, 250), (240, 380), 255, -1)
+    shape = cv2.resize(figure, size, interpolation=cv2.INTER_AREA)
+    inside = cv2.erode(shape, np.ones((5, 5), np.uint8))
+    backdrop_only = cv2.dilate(shape, np.ones((7, 7), np.uint8)) == 0
+    weights = cv2.merge([inside] * 3)
     for frame in (frames[0], frames[len(frames) // 2], frames[-1]):
-        _, best, _, _ = cv2.minMaxLoc(cv2.matchTemplate(frame, inner, cv2.TM_CCOEFF_NORMED))
-        assert best > 0.9
+        scores = cv2.matchTemplate(frame, template, cv2.TM_SQDIFF, mask=weights)
+        _, _, (x, y), _ = cv2.minMaxLoc(scores)
+        placed = frame[y : y + size[1], x : x + size[0]].astype(int)
+        assert placed.shape[:2] == template.shape[:2]
+        error = np.abs(placed - template)[inside > 0].mean()
+        assert error < 8, error  # the figure's own pixels are there
+        green = np.all(np.abs(placed - (30, 200, 90)) < 40, axis=2)
+        assert green[backdrop_only].mean() < 0.05  # and its backdrop is not
     # Without element_list (or with orientation image, where the contract refuses it) it is not.
     plain = render(job_for(video, picture, orientation="video"))[0]
-    _, best, _, _ = cv2.minMaxLoc(cv2.matchTemplate(plain, inner, cv2.TM_CCOEFF_NORMED))
-    assert best < 0.5
+    scores = cv2.matchTemplate(plain, template, cv2.TM_SQDIFF, mask=weights)
+    _, _, (x, y), _ = cv2.minMaxLoc(scores)
+    placed = plain[y : y + size[1], x : x + size[0]].astype(int)
+    assert np.abs(placed - template)[inside > 0].mean() > 30
+
+
+def striped_scene(x: int, size: tuple[int, int] = (400, 300)) -> np.ndarray:
+    """Blue and cream stripes with a plain red figure (a body and a head) centred at ``x``."""
+    w, h = size
+    stripes = ((np.arange(w) // 12) % 2).astype(bool)
+    row = np.where(stripes[:, None], (40, 120, 200), (230, 230, 210)).astype(np.uint8)
+    scene = np.ascontiguousarray(np.broadcast_to(row[None], (h, w, 3)))
+    cv2.ellipse(scene, (x, 170), (30, 70), 0, 0, 360, (220, 30, 30), -1, cv2.LINE_AA)
+    cv2.circle(scene, (x, 85), 22, (220, 30, 30), -1, cv2.LINE_AA)
+    return scene
+
+
+def red(frame: Frame) -> np.ndarray:
+    f = frame.astype(int)
+    return (f[..., 0] > 150) & (f[..., 1] < 100) & (f[..., 2] < 100)
+
+
+def test_a_moving_figure_leaves_no_debris(tmp_path: Path) -> None:
+    # The issue's case: a plain figure walking across stripes. Wherever it was, only background
+    # stays: no pixel of its colour outside its current mask (and the mask's soft rim).
+    video = make_video(
+        tmp_path / "walk.mp4", lambda i, n: striped_scene(100 + round(200 * i / n)), seconds=3.0
+    )
+    picture = image_file(tmp_path / "figure.png", striped_scene(100))
+    job = job_for(video, picture)
+    frames = render(job)
+    image = cv2.resize(striped_scene(100), (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(frames[0], image)  # the first frame is the image, cut-out and all
+    indices = [0, 30, len(frames) // 2, 75, len(frames) - 1]
+    masks = motion_transfer.subject_masks(job, indices)
+    for index, mask in zip(indices, masks, strict=True):
+        assert mask is not None
+        outside = red(frames[index]) & (mask < 0.02)
+        assert outside.sum() == 0, (index, int(outside.sum()))
+    # And it did move with the reference: about 200 reference px = 160 output px.
+    first, last = masks[0], masks[-1]
+    assert first is not None
+    assert last is not None
+    travel = np.nonzero(last > 0.5)[1].mean() - np.nonzero(first > 0.5)[1].mean()
+    assert abs(travel - 160) < 16, travel
+
+
+def test_the_first_frame_is_the_image(tmp_path: Path) -> None:
+    # A reference that pans from its first frame on: still no magnification at frame 0.
+    video = make_video(tmp_path / "pan.mp4", panning(lambda i, n: 3 * i), seconds=1.0)
+    image = media_factory.pattern(WIDTH, HEIGHT, seed=11)
+    job = job_for(video, image_file(tmp_path / "same.png", image))
+    frames = render(job)
+    assert np.array_equal(frames[0], image)
+    assert motion.mean_abs_diff(frames[0], frames[-1]) > 5  # and then it does move
 
 
 def test_same_job_same_frames(tmp_path: Path, picture: str) -> None:

@@ -9,6 +9,9 @@ Trajectory convention (documented in docs/preview-image-models.md):
   points), travelled at a speed proportional to arc length, eased (starts and ends at rest);
 * the painted object is displaced by ``path(t) - path(0)``: if the first point is the object's
   centroid, the centroid follows the path; it reaches the last point on the last frame;
+* on the way it is carried, not slid: it leans into its heading and stretches along the path
+  (squashed across it) in proportion to its speed, a few degrees and percent at most, about
+  its centroid; at rest (the first and last frames) it is exactly as painted;
 * the hole it leaves is filled from its surroundings (``cv2.inpaint`` at a reduced size);
   objects are drawn in mask order (later ones on top), in screen space (the gentle camera move
   of the rest of the picture does not carry them);
@@ -35,6 +38,8 @@ Points = npt.NDArray[np.float64]  # (n, 2) x, y in output pixels
 INPAINT_SIDE = 320  # long side of the image the hole is inpainted on
 SAMPLES_PER_SEGMENT = 24
 STATIC_FEATHER = 2.0  # sigma (output pixels) of the static area's outer edge
+LEAN_DEG = 6.0  # a moving object leans into its heading by up to this, at its top speed
+STRETCH = 0.12  # and stretches along its path by up to this (squashed across as much)
 
 
 def to_output(
@@ -103,6 +108,9 @@ class MovingObject:
         self.path = path
         ys, xs = np.nonzero(painted)
         self.empty = xs.size == 0
+        self.centroid = (0.0, 0.0)
+        self._pad = 0
+        self.path_length = 0.0
         if self.empty:
             self.origin = (0, 0)
             self._rgba = np.zeros((1, 1, 4), np.float32)
@@ -113,9 +121,13 @@ class MovingObject:
         self.origin = (int(left), int(top))
         crop = image[top:bottom, left:right].astype(np.float32)
         alpha = painted[top:bottom, left:right].astype(np.float32)
-        # Premultiplied RGBA, padded by one pixel so a sub-pixel shift has room.
+        # Premultiplied RGBA, padded so that leaning and stretching have room.
         rgba = np.concatenate([crop * alpha[..., None], alpha[..., None]], axis=2)
-        self._rgba = np.pad(rgba, ((1, 1), (1, 1), (0, 0)))
+        self._pad = 1 + round(0.2 * max(right - left, bottom - top))
+        pad = self._pad
+        self._rgba = np.pad(rgba, ((pad, pad), (pad, pad), (0, 0)))
+        # How far the object travels (nothing to lean into when it stays put).
+        self.path_length = float(path.lengths[-1])  # 0: a path that goes nowhere
 
     def offset(self, t: float) -> tuple[float, float]:
         """The displacement at clip time ``t``: ``path(t) - path(0)``."""
@@ -123,25 +135,72 @@ class MovingObject:
         x, y = self.path.at(t)
         return x - x0, y - y0
 
+    def pose(self, t: float) -> tuple[float, float]:
+        """The lean (degrees, positive counter-clockwise on screen) and the stretch along the
+        path (> 1; the object is squashed across it by as much) at clip time ``t``.
+
+        Both grow with the object's speed: at rest (the clip's ends) it is exactly as painted;
+        moving, it leans into its heading by up to :data:`LEAN_DEG` and stretches by up to
+        :data:`STRETCH`, like a thing that is carried rather than slid.
+        """
+        vx, _ = self._heading(t)
+        # The eased speed along the path, relative to its top: 4t(1 - t) for the smoothstep
+        # easing, exactly 0 at both ends.
+        k = 4.0 * t * (1.0 - t) if 0.0 < t < 1.0 and self.path_length > 0.0 else 0.0
+        if k == 0.0:
+            return 0.0, 1.0
+        # Leaning into a horizontal heading: moving right tips the top to the right (clockwise).
+        return -LEAN_DEG * k * vx, 1.0 + STRETCH * k
+
+    def _heading(self, t: float) -> tuple[float, float]:
+        """The path's unit direction at clip time ``t``."""
+        u = min(max(t, 0.02), 0.98)
+        x0, y0 = self.path.at(u - 0.02)
+        x1, y1 = self.path.at(u + 0.02)
+        norm = math.hypot(x1 - x0, y1 - y0)
+        return ((x1 - x0) / norm, (y1 - y0) / norm) if norm > 1e-9 else (1.0, 0.0)
+
+    def _transform(self, t: float) -> npt.NDArray[np.float64]:
+        """2x3: the padded sprite's pixels to the frame's (lean, stretch, then travel)."""
+        dx, dy = self.offset(t)
+        lean, stretch = self.pose(t)
+        cx, cy = self.centroid
+        c, s = self._heading(t)
+        along = np.array([[c, -s], [s, c]])  # the heading's frame -> the picture's
+        squash = along @ np.diag([stretch, 1.0 / stretch]) @ along.T
+        r = math.radians(lean)
+        turn = np.array([[math.cos(r), math.sin(r)], [-math.sin(r), math.cos(r)]])
+        linear = turn @ squash
+        pad = self._pad
+        # sprite pixel p sits at frame point p + origin - pad; turn and squash about the
+        # centroid, then move by the path's offset.
+        centre = np.array([cx, cy])
+        start = np.array([self.origin[0] - pad, self.origin[1] - pad], np.float64)
+        move = centre + np.array([dx, dy]) - linear @ centre + linear @ start
+        return np.hstack([linear, move[:, None]])
+
     def draw(self, frame: Frame, t: float) -> None:
         """Paint the object at its place for time ``t`` onto ``frame`` (in place)."""
         if self.empty:
             return
-        dx, dy = self.offset(t)
-        ix, iy = math.floor(dx), math.floor(dy)
-        fx, fy = dx - ix, dy - iy
+        matrix = self._transform(t)
         sprite = self._rgba
-        if fx or fy:
-            shift = np.array([[1.0, 0.0, fx], [0.0, 1.0, fy]], dtype=np.float64)
-            size = (sprite.shape[1], sprite.shape[0])
-            sprite = np.asarray(cv2.warpAffine(sprite, shift, size, flags=cv2.INTER_LINEAR))
+        sh, sw = sprite.shape[:2]
+        corners = np.array([[0, 0, 1], [sw, 0, 1], [0, sh, 1], [sw, sh, 1]], np.float64)
+        placed = corners @ matrix.T
         h, w = frame.shape[:2]
-        left, top = self.origin[0] - 1 + ix, self.origin[1] - 1 + iy
-        x0, y0 = max(0, left), max(0, top)
-        x1, y1 = min(w, left + sprite.shape[1]), min(h, top + sprite.shape[0])
+        x0 = max(0, math.floor(placed[:, 0].min()))
+        y0 = max(0, math.floor(placed[:, 1].min()))
+        x1 = min(w, math.ceil(placed[:, 0].max()) + 1)
+        y1 = min(h, math.ceil(placed[:, 1].max()) + 1)
         if x1 <= x0 or y1 <= y0:
             return  # moved out of the picture
-        piece = sprite[y0 - top : y1 - top, x0 - left : x1 - left]
+        local = matrix.copy()
+        local[:, 2] -= (x0, y0)
+        piece = np.asarray(
+            cv2.warpAffine(sprite, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR),
+            np.float32,
+        )
         region = frame[y0:y1, x0:x1].astype(np.float32)
         alpha = piece[..., 3:4]
         mixed = region * (1.0 - alpha) + piece[..., :3]

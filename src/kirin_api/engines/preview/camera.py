@@ -43,10 +43,24 @@ SIMPLE_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 NAMED_MOVES = ("down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 
 
+# Fraction of a move spent speeding up (and again slowing down) at its ends.
+RAMP = 0.15
+
+
 def ease(x: float) -> float:
-    """Smoothstep on [0, 1]: starts and ends at rest, so moves have no jolt."""
+    """Trapezoidal speed on [0, 1]: starts and ends at rest, steady in between.
+
+    A smoothstep would also start at rest, but it spends the first and last fifths of the clip
+    nearly still (a tenth of the move each); the steady middle keeps every second of the shot
+    moving the way the camera was asked to.
+    """
     x = min(1.0, max(0.0, x))
-    return x * x * (3.0 - 2.0 * x)
+    top = 1.0 / (1.0 - RAMP)  # the steady speed
+    if x < RAMP:
+        return 0.5 * top * x * x / RAMP
+    if x > 1.0 - RAMP:
+        return 1.0 - 0.5 * top * (1.0 - x) ** 2 / RAMP
+    return top * (x - 0.5 * RAMP)
 
 
 @dataclass(frozen=True)
@@ -173,14 +187,55 @@ def default_path(choice: int) -> CameraPath:
     return CameraPath((Segment(0.0, 1.0, delta),), label=f"default:{label}")
 
 
-def path_for(camera_control: Mapping[str, Any] | None, default_choice: int) -> CameraPath:
-    """The path for a request's ``camera_control`` (None: a gentle default from the prompt).
+# Camera words in a prompt, checked in this order (two-word phrases before their parts).
+PROMPT_MOVES: tuple[tuple[str, CameraPose], ...] = (
+    ("static", CameraPose()),
+    ("still camera", CameraPose()),
+    ("locked off", CameraPose()),
+    ("pan left", CameraPose(yaw=-math.radians(12.0))),
+    ("pan right", CameraPose(yaw=math.radians(12.0))),
+    ("tilt up", CameraPose(pitch=math.radians(8.0))),
+    ("tilt down", CameraPose(pitch=-math.radians(8.0))),
+    ("zoom in", CameraPose(zoom=1.5)),
+    ("zoom out", CameraPose(zoom=1.0 / 1.5)),
+    ("dolly in", CameraPose(z=1.5)),
+    ("push in", CameraPose(z=1.5)),
+    ("dolly out", CameraPose(z=-1.5)),
+    ("pull back", CameraPose(z=-1.5)),
+    ("tracking shot", CameraPose(x=0.8)),
+    ("tracking", CameraPose(x=0.8)),
+    ("truck left", CameraPose(x=-0.8)),
+    ("truck right", CameraPose(x=0.8)),
+    ("aerial", CameraPose(y=0.6, z=1.5, pitch=-math.radians(4.0))),
+    ("drone", CameraPose(y=0.6, z=1.5, pitch=-math.radians(4.0))),
+    ("crane up", CameraPose(y=0.6)),
+    ("crane down", CameraPose(y=-0.6)),
+)
+
+
+def prompt_path(prompt: str) -> CameraPath | None:
+    """The move a prompt's own camera words ask for (``pan left``, ``aerial``...), if any."""
+    text = " ".join(prompt.lower().replace("-", " ").split())
+    padded = f" {text} "
+    for phrase, delta in PROMPT_MOVES:
+        if f" {phrase} " in padded or f" {phrase}," in padded or f" {phrase}." in padded:
+            if delta == CameraPose():
+                return CameraPath(label=f"prompt:{phrase}")
+            return CameraPath((Segment(0.0, 1.0, delta),), label=f"prompt:{phrase}")
+    return None
+
+
+def path_for(
+    camera_control: Mapping[str, Any] | None, default_choice: int, prompt: str = ""
+) -> CameraPath:
+    """The path for a request's ``camera_control`` (None: the prompt's camera words, if any,
+    else a gentle default picked by the prompt's hash).
 
     ``simple`` uses the one non-zero field of ``config`` (the contract checked there is exactly
     one); an all-zero or missing config leaves the camera still.
     """
     if not camera_control:
-        return default_path(default_choice)
+        return prompt_path(prompt) or default_path(default_choice)
     kind = camera_control.get("type")
     if kind == "simple":
         config = camera_control.get("config") or {}

@@ -8,15 +8,19 @@ filmed by a virtual camera (below); the image models are in :mod:`.image_models`
 
 What each kirin_v1_t2v parameter does here:
 
-* ``prompt``: its hash picks the palette, scenery layout, moving objects and the default camera
-  move; words steer the scenery and colours (night, sunset, ocean, forest, desert, snow, city,
-  colour names; see :mod:`.theme`).
+* ``prompt``: its main noun, colour word and verb make the subject, a shaded figure standing on
+  the near ground (:mod:`.subjects`, :mod:`.cast`); camera words (``pan left``, ``aerial``...)
+  pick the move when there is no ``camera_control``; its hash picks the palette, scenery
+  layout, moving objects and otherwise a gentle camera move; words steer the scenery and
+  colours (night, sunset, ocean, forest, desert, snow, city, colour names; see :mod:`.theme`).
 * ``negative_prompt``: colours named there are pushed out of the palette; ``clouds``, ``birds``,
-  ``sun``/``moon``, ``stars`` remove those things.
+  ``sun``/``moon``, ``stars`` remove those things, and the subject's noun (or ``people``,
+  ``animals``, ``subject``...) the subject.
 * ``cfg_scale``: palette saturation and contrast (0 dull, 0.5 as designed, 1 vivid).
 * ``mode``: ``pro`` renders sharper textures with finer detail and more moving objects.
-* ``camera_control``: the virtual camera's move (see :mod:`.camera`); without it a gentle move
-  picked from the prompt keeps the clip alive, on top of drifting clouds and moving objects.
+* ``camera_control``: the virtual camera's move (see :mod:`.camera`), and what the whole frame
+  does: under a requested move, objects, clouds and the subject move little; without it the
+  prompt's camera words or a gentle move keep the clip alive.
 * ``aspect_ratio``/``duration``: come in through ``job.spec`` (size and frame count); the camera
   move spans the whole clip whatever its length.
 * ``seed`` (``job.seed``): textures, object placement and motion; mixed with the prompt's hash so
@@ -31,24 +35,16 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import cv2
-import numpy as np
-
 from kirin_api.contract.job import RenderJob
 from kirin_api.engines.base import Frame, RenderControl, RenderOutput
 from kirin_api.engines.preview import image_models, motion_transfer
-from kirin_api.engines.preview.camera import CameraPath, Lens, path_for
-from kirin_api.engines.preview.render import Renderer
-from kirin_api.engines.preview.scene import assemble, make_layer, make_sky, make_sprites
+from kirin_api.engines.preview.camera import CameraPath, path_for
+from kirin_api.engines.preview.text_shot import TextShot, subjects_of
 from kirin_api.engines.preview.theme import Theme, make_theme
 
 TEXT_MODELS = frozenset({"kirin_v1_t2v"})
 MOTION_MODELS = frozenset({"kirin_v3_motion_control"})
 SUPPORTED_MODELS = TEXT_MODELS | image_models.MODELS | MOTION_MODELS
-# Texels per base-view pixel: below 1 keeps texture building cheap; the warp's bilinear filter
-# hides it (std), pro pays for sharper scenery.
-DENSITY = {"std": 0.6, "pro": 0.9}
-OBJECTS = {"std": 5, "pro": 8}
 # Frames rendered ahead of the consumer (720p RGB: 2.7 MB each).
 AHEAD = 3
 _POLL_S = 0.05  # how often a waiting side looks at cancellation / the stop flag
@@ -89,6 +85,10 @@ class PreviewEngine:
             "camera": path.label,
             "mode": mode,
             "seed": job.seed,
+            "subjects": [
+                {"noun": s.noun, "kind": s.kind, "colour": s.colour_word, "action": s.gait}
+                for s in subjects_of(job, theme)
+            ],
         }
         frames = self._stream(job, control, lambda: self._render_frames(job, theme, path, mode))
         return RenderOutput(frames=frames, metadata=metadata)
@@ -101,7 +101,7 @@ class PreviewEngine:
         cfg = params.get("cfg_scale")
         theme = make_theme(prompt, params.get("negative_prompt"), 0.5 if cfg is None else cfg)
         mode = "pro" if params.get("mode") == "pro" else "std"
-        path = path_for(params.get("camera_control"), theme.default_move)
+        path = path_for(params.get("camera_control"), theme.default_move, prompt)
         return theme, path, mode
 
     def _check_spec(self, job: RenderJob) -> None:
@@ -137,25 +137,7 @@ class PreviewEngine:
     def _render_frames(
         job: RenderJob, theme: Theme, path: CameraPath, mode: str
     ) -> Iterator[Frame]:
-        spec = job.spec
-        # One OpenCV thread: the encoder consuming these frames keeps the other core busy, and
-        # OpenCV's pool spin-waits between calls, burning CPU that x264 needs (about a third of
-        # the renderer's own time). Process-wide, but the preview engine is OpenCV's only user.
-        cv2.setNumThreads(1)
-        # Step 2: build the scene. The seed and the prompt's hash seed one generator together.
-        rng = np.random.default_rng([job.seed & (2**64 - 1), theme.prompt_key])
-        lens = Lens.for_frame(spec.width, spec.height)
-        density = DENSITY[mode]
-        sky = make_sky(theme, rng, lens, path, density)
-        layers = [
-            make_layer(theme, rng, lens, path, i, density, detail=mode == "pro") for i in range(3)
-        ]
-        sprites = make_sprites(theme, rng, lens, OBJECTS[mode], spec.duration)
-        renderer = Renderer(assemble(sky, layers, sprites), lens)
-        # Step 3: one frame per pose; the move spans the clip in normalised time.
-        for i in range(spec.frames):
-            tau = i / (spec.frames - 1) if spec.frames > 1 else 0.0
-            yield renderer.render(path.pose(tau), i / spec.fps)
+        yield from TextShot.build(job, theme, path, mode).frames()
 
 
 class _Producer:

@@ -2,9 +2,9 @@
 
 Not a generative model: it films the user's own pictures with a 2D camera (:mod:`.framing`),
 morphs into an end image (:mod:`.morph`), moves painted areas (:mod:`.brush`), cuts between shots
-(:mod:`.shots`), grades colours from the words (:mod:`.grade`) and composes reference and
-subject pictures (:mod:`.collage`), so every parameter shows in the video. What each parameter
-does is in docs/preview-image-models.md.
+(:mod:`.shots`), grades colours from the words (:mod:`.grade`) and stands reference and subject
+pictures in the scene as cut-out figures (:mod:`.stage`), so every parameter shows in the
+video. What each parameter does is in docs/preview-image-models.md.
 
 Entry points for the engine: :func:`frames`, :func:`audio` and :func:`metadata`. Everything is
 deterministic: the same job gives the same frames (randomness only from ``job.seed`` and the
@@ -29,17 +29,20 @@ from kirin_api.engines.preview.brush import (
     brushed_objects,
     fill_holes,
 )
-from kirin_api.engines.preview.collage import Card, compose_panels, draw_cards, make_cards
 from kirin_api.engines.preview.framing import view
 from kirin_api.engines.preview.grade import text_key
 from kirin_api.engines.preview.morph import Morph
 from kirin_api.engines.preview.shots import Shot, plan_shots, shot_spans
+from kirin_api.engines.preview.stage import StandIn, stand_ins
 from kirin_api.engines.preview.stills import cover, load_image, load_mask
+from kirin_api.engines.preview.text_shot import backdrop
 from kirin_api.media.audio import tone_bed
 
 MODELS = frozenset({"kirin_v1_i2v", "kirin_v3_i2v", "kirin_v1_6_multi_i2v"})
 BRUSH_CAMERA = 0.5  # camera move strength while the motion brush is used: the brush leads
-COLLAGE_CAMERA = 0.5  # references stay easy to recognise
+COLLAGE_CAMERA = 0.5  # the scene behind the references moves gently
+REFERENCE_TALLNESS = 0.6  # a reference figure's height at most, fraction of the frame's
+ELEMENT_TALLNESS = 0.4  # an element subject's
 CARD_FADE_S = 0.5  # subject cards fade in/out over this where an end frame is pinned
 MASTER_MAX = 1.6  # multi-shot close-ups film a picture up to this much larger than the frame
 
@@ -57,7 +60,8 @@ class _Plan:
     shots: list[Shot]
     objects: list[MovingObject] = field(default_factory=list)
     still: StillArea | None = None
-    cards: list[Card] = field(default_factory=list)
+    figures: list[StandIn] = field(default_factory=list)  # drawn before the grade
+    cards: list[StandIn] = field(default_factory=list)  # element subjects, after it
     cards_fade_in: bool = False
     cards_fade_out: bool = False
     info: dict[str, Any] = field(default_factory=dict)
@@ -74,7 +78,7 @@ class _Plan:
         return self.shots[-1]
 
     def card_opacity(self, index: int) -> float:
-        """Opacity of the subject cards on frame ``index``."""
+        """Opacity of the element subjects on frame ``index``."""
         fade = max(1, round(CARD_FADE_S * self.fps))
         opacity = 1.0
         if self.cards_fade_in:
@@ -94,11 +98,16 @@ class _Plan:
             frame = frame.copy()  # the drawing below is in place
         for obj in self.objects:
             obj.draw(frame, tau)
+        seconds = index / self.fps
+        for figure in self.figures:
+            figure.draw(frame, seconds)
         frame = shot.grade.apply(frame, shot.grade_weight(t))
         if self.still is not None:
             self.still.draw(frame)
         if self.cards:
-            draw_cards(frame, self.cards, self.card_opacity(index))
+            opacity = self.card_opacity(index)
+            for card in self.cards:
+                card.draw(frame, seconds, opacity)
         return np.ascontiguousarray(frame, dtype=np.uint8)
 
 
@@ -190,6 +199,7 @@ def _i2v_plan(job: RenderJob) -> _Plan:
 
 
 def _element_cards(job: RenderJob, plan: _Plan) -> None:
+    """``element_list`` subjects: cut out of their frontal images, standing in the picture."""
     paths = [
         job.inputs[f"element_list.{i}"]
         for i in range(len(job.params.get("element_list") or []))
@@ -197,14 +207,27 @@ def _element_cards(job: RenderJob, plan: _Plan) -> None:
     ]
     if not paths:
         return
-    plan.cards = make_cards([load_image(p) for p in paths], plan.width, plan.height)
+    plan.cards = stand_ins(
+        [load_image(p) for p in paths],
+        plan.width,
+        plan.height,
+        tallness=ELEMENT_TALLNESS,
+        prompt=str(job.params.get("prompt") or ""),
+        duration=plan.frames / plan.fps,
+        sharp=plan.sharp,
+    )
     plan.cards_fade_in = "image" in job.inputs
     plan.cards_fade_out = "image_tail" in job.inputs
-    plan.info["elements"] = [list(card.box) for card in plan.cards]
+    plan.info["elements"] = [list(card.box(0.0)) for card in plan.cards]
+    plan.info["elements_cut_out"] = [card.cut for card in plan.cards]
 
 
 def _multi_plan(job: RenderJob) -> _Plan:
-    """kirin_v1_6_multi_i2v: every reference in its own panel, one gently moving shot."""
+    """kirin_v1_6_multi_i2v: every reference a figure standing in one scene, gently filmed.
+
+    The scene is the text model's scenery for the prompt (without its own subjects), as a
+    still; the references are cut out of their pictures and stand side by side on its ground.
+    """
     spec, params, inputs = job.spec, job.params, job.inputs
     sharp = params.get("mode") == "pro"
     count = len(params.get("image_list") or [])
@@ -213,11 +236,19 @@ def _multi_plan(job: RenderJob) -> _Plan:
     ]
     if not keys:
         raise ValueError("kirin_v1_6_multi_i2v needs image_list.N.image among the inputs")
-    collage = compose_panels(
-        [load_image(inputs[k]) for k in keys], spec.width, spec.height, sharp=sharp
+    prompt = str(params.get("prompt") or "")
+    scene = backdrop(prompt, params.get("negative_prompt"), spec.width, spec.height, job.seed)
+    figures = stand_ins(
+        [load_image(inputs[k]) for k in keys],
+        spec.width,
+        spec.height,
+        tallness=REFERENCE_TALLNESS,
+        prompt=prompt,
+        duration=spec.duration,
+        sharp=sharp,
     )
     shots = plan_shots(
-        [(0, spec.frames, str(params.get("prompt") or ""))],
+        [(0, spec.frames, prompt)],
         seed=job.seed,
         pinned_start=True,  # the first frame is the clean composition; the grade ramps in
         pinned_end=False,
@@ -229,7 +260,8 @@ def _multi_plan(job: RenderJob) -> _Plan:
         "shots": 1,
         "camera": [shots[0].path.label],
         "grade": [shots[0].grade.label],
-        "references": [list(box) for box in collage.boxes],
+        "references": [list(f.box(0.0)) for f in figures],
+        "references_cut_out": [f.cut for f in figures],
     }
     return _Plan(
         spec.width,
@@ -237,8 +269,9 @@ def _multi_plan(job: RenderJob) -> _Plan:
         spec.frames,
         spec.fps,
         sharp,
-        _still_source(collage.canvas),
+        _still_source(scene),
         shots,
+        figures=figures,
         info=info,
     )
 

@@ -15,7 +15,9 @@ global similarity relative to the first frame, and the subject's cumulative shif
 background. Shifts are stored as fractions of the reference's width and height, so they can be
 replayed on an output of any size and aspect ratio. The subject's region *at the first frame*
 (every pair's moving mask, shifted back by the subject's shift so far, averaged) says which part
-of the picture the subject is.
+of the picture the subject is; when a background model finds one solid moving figure
+(:mod:`.subject_model`, better for plain, untextured figures), its outline and travel are used
+instead.
 
 Everything here is deterministic: Farnebäck is, and OpenCV's RANSAC seeds its own generator with
 a constant on every call.
@@ -32,6 +34,8 @@ import av.error
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from kirin_api.engines.preview.subject_model import find_subject
 
 __all__ = [
     "ANALYSIS_SIDE",
@@ -325,10 +329,12 @@ def analyse_video(
     region_pairs = 0
     estimator = _Estimator(width, height)
     cumulative = np.eye(3)
+    cumulatives = [cumulative]
     offset = np.zeros(2)
     for k in range(1, count):
         pair = estimator.pair(frames[k - 1], frames[k])
         cumulative = pair.matrix @ cumulative
+        cumulatives.append(cumulative)
         shift_x, shift_y, log_scale, angle = _decompose(cumulative, centre)
         global_motion[k] = (shift_x / width, shift_y / height, log_scale, angle)
         if pair.mask is not None:
@@ -340,7 +346,12 @@ def analyse_video(
             offset = offset + pair.subject_shift
         subject[k] = (offset[0] / width, offset[1] / height)
     region: npt.NDArray[np.float32] | None = None
-    if region_pairs:
+    model = find_subject(frames, cumulatives) if region_pairs else None
+    if model is not None:
+        # One solid figure against the background: its outline and travel, measured directly.
+        region = model.region
+        subject = model.offsets / np.array([width, height], dtype=np.float64)
+    elif region_pairs:
         votes = region_sum / region_pairs
         solid = (votes >= _REGION_SHARE).astype(np.uint8)
         solid = np.asarray(

@@ -262,6 +262,17 @@ class Renderer:
         _over(region, patch, np.empty_like(patch), np.empty(patch.shape[:2], np.uint8))
 
 
+def figure_mask(
+    sprite: Sprite, mask: npt.NDArray[np.uint8], pose: CameraPose, lens: Lens, seconds: float
+) -> npt.NDArray[np.uint8]:
+    """``mask`` (one of a sprite's texture-sized coverage planes) as the frame sees it."""
+    homography = plane_homography(pose, lens, sprite.plane(seconds))
+    out: npt.NDArray[np.uint8] = cv2.warpPerspective(  # type: ignore[assignment]
+        mask, homography, (lens.width, lens.height), flags=_FLAGS, borderValue=0
+    )
+    return out
+
+
 def _over(canvas: Rgba, layer: Rgba, scratch: Rgba, alpha: npt.NDArray[np.uint8]) -> None:
     """``canvas = layer + canvas * (1 - layer.alpha)`` in place; ``layer`` is premultiplied."""
     cv2.extractChannel(layer, 3, dst=alpha)

@@ -31,7 +31,11 @@ from kirin_api.engines.preview.textures import (
 from kirin_api.engines.preview.theme import Rgb, Theme
 
 SKY_DEPTH = 1.0e5  # far enough that camera translations make no parallax on it
-LAYER_DEPTHS = (60.0, 20.0, 6.0)  # far, mid, near
+LAYER_DEPTHS = (60.0, 18.0, 5.0)  # far, mid, near
+# Contrast of the fine grain (pebbles, grass, ripples) per layer: on the near ground only. It is
+# what makes its parallax readable and must outweigh the moving objects' edges in the frame; a
+# second grainy layer, moving at a third of its speed, would compete with it.
+GRAIN = (0.0, 0.0, 0.16)
 PERIOD = 4.0  # width of one repeat of every layer, in normalised units (about 3.5 frames)
 _MARGIN = 0.04  # extra normalised rows above/below what the views need (bilinear + rounding)
 
@@ -128,7 +132,12 @@ def _gradient(rows: npt.NDArray[np.float64], top: Rgb, bottom: Rgb, y_top: float
 
 
 def make_sky(
-    theme: Theme, rng: np.random.Generator, lens: Lens, path: CameraPath, density: float
+    theme: Theme,
+    rng: np.random.Generator,
+    lens: Lens,
+    path: CameraPath,
+    density: float,
+    calm: bool = False,
 ) -> Layer:
     """The sky: a vertical gradient with clouds (day) or stars (night), drifting slowly."""
     width, step = _columns(lens, density * 0.5)  # soft anyway: half resolution is plenty
@@ -151,7 +160,8 @@ def make_sky(
         keep = rows[ys] < 0.05
         colour[ys[keep], xs[keep]] = rng.uniform(0.6, 1.0, (int(keep.sum()), 1))
     texture = to_rgba(colour, np.ones(colour.shape[:2], np.float32))
-    drift = theme.cloud_drift if theme.clouds else 0.0
+    # Under a requested camera move the clouds barely drift: the camera leads the shot.
+    drift = (theme.cloud_drift * (0.15 if calm else 1.0)) if theme.clouds else 0.0
     return Layer(texture, SKY_DEPTH, -PERIOD / 2, float(rows[0]), step, drift, opaque=True)
 
 
@@ -169,20 +179,20 @@ def _style(scenery: str, index: int, variant: int) -> _LayerStyle:
     if scenery == "ocean":
         return (
             _LayerStyle(0.02 + 0.03 * wobble, 0.05, 0.3, 0.45),
-            _LayerStyle(0.06, 0.004, 0.1, 0.15, drift=0.004),
-            _LayerStyle(0.3 + 0.04 * wobble, 0.01, 0.2, 0.0, drift=0.012),
+            _LayerStyle(0.03, 0.004, 0.1, 0.15, drift=0.004),
+            _LayerStyle(0.09 + 0.02 * wobble, 0.01, 0.2, 0.0, drift=0.012),
         )[index]
     if scenery == "desert":
         return (
             _LayerStyle(0.0, 0.05, 0.2, 0.4),
-            _LayerStyle(0.1 + 0.04 * wobble, 0.06, 0.15, 0.15),
-            _LayerStyle(0.28 + 0.04 * wobble, 0.05, 0.1, 0.0),
+            _LayerStyle(0.0 + 0.03 * wobble, 0.05, 0.15, 0.15),
+            _LayerStyle(0.07 + 0.03 * wobble, 0.04, 0.1, 0.0),
         )[index]
     jagged = 0.9 if scenery in ("mountains", "snow") else 0.4
     return (
         _LayerStyle(-0.06 + 0.05 * wobble, 0.14, jagged, 0.45),
-        _LayerStyle(0.1 + 0.04 * wobble, 0.06, 0.4, 0.15),
-        _LayerStyle(0.3 + 0.05 * wobble, 0.04, 0.5, 0.0),
+        _LayerStyle(-0.01 + 0.03 * wobble, 0.06, 0.4, 0.15),
+        _LayerStyle(0.07 + 0.03 * wobble, 0.03, 0.5, 0.0),
     )[index]
 
 
@@ -194,6 +204,7 @@ def make_layer(
     index: int,
     density: float,
     detail: bool,
+    calm: bool = False,
 ) -> Layer:
     """Scenery layer ``index`` (0 far, 1 mid, 2 near) for the theme's scenery."""
     depth = LAYER_DEPTHS[index]
@@ -225,6 +236,15 @@ def make_layer(
         shade += 0.05 * rng.standard_normal(shade.shape).astype(np.float32)
     colour: npt.NDArray[np.float32] = cv2.merge((shade, shade, shade))  # type: ignore[assignment]
     colour *= base
+    if GRAIN[index]:
+        # Fine grain a few pixels across (pebbles, tufts, ripples), added in absolute terms so
+        # that dark ground carries it as well as light. Texel-sized speckle on top carries the
+        # finest frequencies, where thin moving edges (birds) would otherwise decide what the
+        # whole frame's motion looks like.
+        grain = periodic_noise(rng, len(rows), width, cell=4, octaves=2)
+        grain += np.float32(0.6) * rng.standard_normal(grain.shape, np.float32)
+        grain *= np.float32(GRAIN[index])
+        colour += grain[..., None]
     if theme.scenery == "snow" and index == 0:
         caps = np.clip((np.float32(style.amplitude * 1.2) - below_skyline) * np.float32(12), 0, 1)
         colour += (1.0 - colour) * (caps[..., None] * np.float32(0.8))
@@ -233,7 +253,8 @@ def make_layer(
     if theme.scenery == "city" and index == 1:
         alpha, colour = _add_skyline(theme, rng, rows, xs, alpha, colour, step)
     texture = to_rgba(colour, alpha)
-    return Layer(texture, depth, 0.0, float(rows[0]), step, style.drift)
+    drift = style.drift * (0.1 if calm else 1.0)  # rolling water stays under a camera move
+    return Layer(texture, depth, 0.0, float(rows[0]), step, drift)
 
 
 def _add_trees(  # type: ignore[no-untyped-def]
@@ -291,9 +312,20 @@ def _add_skyline(  # type: ignore[no-untyped-def]
 
 
 def make_sprites(
-    theme: Theme, rng: np.random.Generator, lens: Lens, count: int, duration: float
+    theme: Theme,
+    rng: np.random.Generator,
+    lens: Lens,
+    count: int,
+    duration: float,
+    calm: bool = False,
 ) -> list[Sprite]:
-    """The sun or moon and ``count`` moving things suited to the scenery."""
+    """The sun or moon and ``count`` moving things suited to the scenery.
+
+    ``calm`` (a camera move was asked for): fewer, slower, smaller things, so that the camera's
+    motion is what the whole frame does.
+    """
+    if calm:
+        count = min(count, 2)
     sprites: list[Sprite] = []
     if theme.sun:
         size = 96
@@ -308,6 +340,8 @@ def make_sprites(
     for i in range(count):
         z = float(rng.uniform(9.0, 18.0))
         speed = float(rng.uniform(0.08, 0.2)) * z * (1 if rng.random() < 0.5 else -1)
+        if calm:
+            speed *= 0.15
         # Start where the object will cross the middle of the view during the clip.
         xn = float(rng.uniform(-0.45, 0.45)) - speed / z * duration / 2
         if theme.scenery == "ocean":
@@ -327,7 +361,10 @@ def make_sprites(
         else:
             frames = [draw_bird((0.1, 0.1, 0.12), 48, f) for f in (1.0, 0.3, -0.6, 0.3)]
             width, velocity = 0.04 * z, (speed, 0.0)
-        sprites.append(Sprite(frames, (xn * z, -yn * z, z), velocity, width, 0.01 * z, i))
+        bob = 0.01 * z
+        if calm:
+            velocity, width, bob = (velocity[0], velocity[1] * 0.15), width * 0.7, bob * 0.2
+        sprites.append(Sprite(frames, (xn * z, -yn * z, z), velocity, width, bob, i))
     return sprites
 
 

@@ -189,9 +189,9 @@ def make_theme(prompt: str, negative_prompt: str | None, cfg_scale: float) -> Th
     if named:
         accent = named[0]
         layers = (
-            _mix(layers[0], named[-1], 0.3),
-            _mix(layers[1], named[0], 0.4),
-            _mix(layers[2], named[0], 0.3),
+            _mix(layers[0], named[-1], 0.12),
+            _mix(layers[1], named[0], 0.15),
+            _mix(layers[2], named[0], 0.12),
         )
         sky_horizon = _mix(sky_horizon, named[-1], 0.25)
 
