@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from kirin_api.contract.keypairs import SecretSealer
 from kirin_api.contract.pricing import PricingTable
+from kirin_api.server.key_cache import KeyCache
 from kirin_api.server.ratelimit import RateLimiter
 from kirin_api.storage.base import BlobStorage
 from kirin_api.store.base import TaskStore
@@ -38,3 +39,8 @@ class ServerContext:
     access_log: bool = False
     # GET /metrics answers (KIRIN_METRICS).
     metrics: bool = True
+    # Threads that run the routes' database calls (anyio's default limiter, set at startup);
+    # the store's pool holds at least as many connections.
+    api_threads: int = 16
+    # API key -> account for up to a second (the revocation delay; see key_cache).
+    key_cache: KeyCache = field(default_factory=KeyCache)

@@ -11,6 +11,14 @@ from kirin_api.media.images import decode_base64_image
 from kirin_api.store.base import Account, TaskStore
 
 
+def has_checks(request: ValidatedRequest) -> bool:
+    """Whether :func:`check_submission` would block: base64 media to decode or elements to look
+    up. Without either it is quick and pure, fit for the event loop's thread."""
+    if request.params.get("element_list"):
+        return True
+    return any(not ref.is_url for ref in media_refs(request.model, request.params))
+
+
 def check_submission(request: ValidatedRequest, account: Account, store: TaskStore) -> None:
     """Raise ``InvalidMedia``/``InvalidParameter`` (400) for what can be refused at once."""
     facts: dict[str, MediaFacts] = {}

@@ -28,7 +28,8 @@ from kirin_api.contract.ids import new_task_id
 from kirin_api.contract.pricing import format_cost
 from kirin_api.contract.registry import validate_request
 from kirin_api.server.context import ServerContext
-from kirin_api.server.intake import check_submission
+from kirin_api.server.intake import check_submission, has_checks
+from kirin_api.server.reads import read
 from kirin_api.store.base import (
     Account,
     DuplicateExternalId,
@@ -81,7 +82,10 @@ async def submit(
     if validated.callback_url is not None:
         # No DNS here (see kirin_api.webhooks.urls): each delivery resolves and checks again.
         check_callback_url(validated.callback_url, allow_private=context.allow_private_networks)
-    await run_in_threadpool(check_submission, validated, account, context.store)
+    if has_checks(validated):  # decoding images, reading elements: off the event loop
+        await run_in_threadpool(check_submission, validated, account, context.store)
+    else:  # only the relations between URL media, pure and quick: no trip to a thread
+        check_submission(validated, account, context.store)
     new = NewTask(
         id=new_task_id(),
         account_id=account.id,
@@ -110,7 +114,7 @@ async def submit(
 
 async def get(context: ServerContext, account: Account, task_id: str) -> TaskRecord:
     """The account's task, or :class:`NotFound` (also for another account's)."""
-    task = await run_in_threadpool(context.store.get_task, account.id, task_id)
+    task = await read(context.store, context.store.get_task, account.id, task_id)
     if task is None:
         raise NotFound(f"no task {task_id!r}", param="task_id")
     return task
@@ -132,7 +136,7 @@ async def find_by_external_id(
 
 async def list_page(context: ServerContext, account: Account, **filters: Any) -> Page:
     """``TaskStore.list_tasks`` of the account (filters as there)."""
-    return await run_in_threadpool(lambda: context.store.list_tasks(account.id, **filters))
+    return await read(context.store, context.store.list_tasks, account.id, **filters)
 
 
 async def cancel(context: ServerContext, account: Account, task_id: str) -> TaskRecord:
