@@ -56,6 +56,7 @@ from fastapi import FastAPI, Request  # noqa: E402
 PYTHON = sys.executable
 POST_BODY = {"model": "kirin_v1_t2v", "prompt": "a red fox running through snow"}
 LIST_SIZE = 20
+SMOKE_LIST_SIZE = 3  # --smoke renders fewer tasks: it checks the bench runs, not the figures
 # Goals, as shares of bare FastAPI's req/s, and the most kirin's p99 may be of bare's.
 GOALS = {"get_one": 0.50, "list": 0.35, "post": 0.30}
 P99_FACTOR = 2.5
@@ -183,7 +184,7 @@ class KirinServer:
         )
         return done.stdout
 
-    def start(self, extra_env: dict[str, str] | None = None, *args: str) -> None:
+    def start(self, extra_env: dict[str, str] | None = None) -> None:
         log = self.data_dir / "server.log"
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
@@ -196,7 +197,6 @@ class KirinServer:
                     str(self.port),
                     "--workers",
                     "0",
-                    *args,
                 ],
                 env={**self.env, **(extra_env or {})},
                 stdout=out,
@@ -216,14 +216,14 @@ class KirinServer:
             )
 
 
-def prepare(server: KirinServer, smoke: bool) -> tuple[str, str, str]:
+def prepare(server: KirinServer, size: int) -> tuple[str, str, str]:
     """Keys of a reading and a writing account, and a completed task of the reader that has
-    ``LIST_SIZE`` completed tasks (rendered by a real worker, then the worker stops)."""
+    ``size`` completed tasks (rendered by a real worker, then the worker stops)."""
     read_key = server.cli("keys", "create", "--account", "bench-read").strip()
     write_key = server.cli("keys", "create", "--account", "bench-write").strip()
     headers = {"Authorization": f"Bearer {read_key}"}
     ids = []
-    for index in range(LIST_SIZE):
+    for index in range(size):
         body = {**POST_BODY, "prompt": f"scene {index}", "duration": 5}
         answer = httpx.post(server.url + "/model/v1/generation", json=body, headers=headers)
         answer.raise_for_status()
@@ -234,11 +234,11 @@ def prepare(server: KirinServer, smoke: bool) -> tuple[str, str, str]:
         while time.monotonic() < deadline:
             page = httpx.get(
                 server.url + "/model/v1/generation/tasks",
-                params={"limit": LIST_SIZE, "status": "completed"},
+                params={"limit": size, "status": "completed"},
                 headers=headers,
                 timeout=30,
             ).json()
-            if len(page["data"]) == LIST_SIZE:
+            if len(page["data"]) == size:
                 break
             time.sleep(1)
         else:
@@ -377,7 +377,7 @@ def compare(
     read_key, write_key, task_id = keys
     targets = {
         "get_one": (f"/model/v1/generation/task/{task_id}", read_key, None),
-        "list": (f"/model/v1/generation/tasks?limit={LIST_SIZE}", read_key, None),
+        "list": (f"/model/v1/generation/tasks?limit={args.list_size}", read_key, None),
         "post": ("/model/v1/generation", write_key, POST_BODY),
     }
     load = {"connections": args.connections, "threads": args.threads, "work": work}
@@ -412,7 +412,7 @@ def rate_limit_cost(
     for _ in range(args.rounds):
         for name, env in limits.items():
             server.stop()
-            server.start(env, *args.serve_args)
+            server.start(env)
             wrk(url, key=read_key, seconds=1, post=None, **load)  # type: ignore[arg-type]
             run = wrk(url, key=read_key, seconds=args.seconds, post=None, **load)  # type: ignore[arg-type]
             (off if name == "off" else on).append(run)
@@ -438,12 +438,14 @@ def bench_database(name: str, database_url: str | None, args: argparse.Namespace
     (work / "data").mkdir()
     server = KirinServer(work / "data", env)
     try:
-        server.start(None, *args.serve_args)
-        keys = prepare(server, args.smoke)
+        server.start()
+        keys = prepare(server, args.list_size)
         headers = {"Authorization": f"Bearer {keys[0]}"}
         one = httpx.get(f"{server.url}/model/v1/generation/task/{keys[2]}", headers=headers).json()
         page = httpx.get(
-            f"{server.url}/model/v1/generation/tasks", params={"limit": LIST_SIZE}, headers=headers
+            f"{server.url}/model/v1/generation/tasks",
+            params={"limit": args.list_size},
+            headers=headers,
         ).json()
         with bare_server(work, one, page) as bare_url:
             results = compare(bare_url, server, keys, args, work)
@@ -482,10 +484,10 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="a few seconds, sqlite only")
     parser.add_argument("--postgres-url", help="a PostgreSQL database of your own (emptied)")
     args = parser.parse_args()
-    args.serve_args = []
+    args.list_size = LIST_SIZE
     if args.smoke:
         args.seconds, args.rounds, args.connections = 1.0, 1, 8
-        args.databases = "sqlite"
+        args.databases, args.list_size = "sqlite", SMOKE_LIST_SIZE
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
