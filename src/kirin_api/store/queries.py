@@ -951,11 +951,27 @@ def select_account_by_id(
     the account (inserting a task or a delivery; updating a task row a second time in one
     transaction). Two transactions that each took one of those, then ``FOR UPDATE``, would wait
     on each other: a deadlock. ``NO KEY UPDATE`` still excludes every other writer of the row."""
-    stmt = select(accounts).where(accounts.c.id == account_id)
-    if lock:
-        stmt = stmt.with_for_update(key_share=True)
-    row = conn.execute(stmt).one_or_none()
+    stmt = _ACCOUNT_BY_ID_LOCKED if lock else _ACCOUNT_BY_ID
+    row = conn.execute(stmt, {"account_id": account_id}).one_or_none()
     return None if row is None else account_record(row)
+
+
+# Built once: every submission runs these (see ``_ACCOUNT_FOR_KEY_HASH``).
+_ACCOUNT_BY_ID = select(accounts).where(accounts.c.id == bindparam("account_id"))
+_ACCOUNT_BY_ID_LOCKED = _ACCOUNT_BY_ID.with_for_update(key_share=True)
+_UPDATE_MONEY = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account_id"))
+    .values(balance=bindparam("new_balance"), reserved=bindparam("new_reserved"))
+)
+_COUNT_UNFINISHED = (
+    select(func.count())
+    .select_from(tasks)
+    .where(
+        tasks.c.account_id == bindparam("account_id"),
+        tasks.c.status.in_([_PENDING, _PROCESSING]),
+    )
+)
 
 
 def select_accounts(conn: Connection) -> list[Account]:
@@ -966,9 +982,8 @@ def update_account_money(
     conn: Connection, account_id: str, *, balance: str | None, reserved: str
 ) -> None:
     conn.execute(
-        update(accounts)
-        .where(accounts.c.id == account_id)
-        .values(balance=balance, reserved=reserved)
+        _UPDATE_MONEY,
+        {"account_id": account_id, "new_balance": balance, "new_reserved": reserved},
     )
 
 
@@ -979,12 +994,7 @@ def update_account_limit(conn: Connection, account_id: str, max_unfinished: int 
 
 
 def count_unfinished_tasks(conn: Connection, account_id: str) -> int:
-    stmt = (
-        select(func.count())
-        .select_from(tasks)
-        .where(tasks.c.account_id == account_id, tasks.c.status.in_([_PENDING, _PROCESSING]))
-    )
-    return int(conn.execute(stmt).scalar_one())
+    return int(conn.execute(_COUNT_UNFINISHED, {"account_id": account_id}).scalar_one())
 
 
 def take_reservation(conn: Connection, task_id: str) -> tuple[str, str | None] | None:
