@@ -53,6 +53,7 @@ class FastReads:
         self._engine = engine
         self._compiled: dict[int, CompiledRead] = {}
         self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        self._autocommit = engine.dialect.name == "postgresql"
 
     def rows(self, statement: Select[Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The rows of ``statement`` with ``values`` bound, as column name -> value."""
@@ -62,15 +63,23 @@ class FastReads:
             compiled = self._compiled[id(statement)] = CompiledRead(statement, self._engine)
         connection = self._engine.raw_connection()
         try:
-            cursor = connection.cursor()
+            # psycopg outside autocommit would send BEGIN before the SELECT and need a ROLLBACK
+            # after it: three round trips for one. Set locally, without a round trip, and put
+            # back before the connection returns to the pool. (SQLite's connections are in
+            # autocommit mode already: see kirin_api.store.sqlite.)
+            autocommit = self._autocommit and not connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+            if autocommit:
+                connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
             try:
-                cursor.execute(compiled.sql, compiled.parameters(values))
-                fetched = cursor.fetchall()
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(compiled.sql, compiled.parameters(values))
+                    fetched = cursor.fetchall()
+                finally:
+                    cursor.close()
             finally:
-                cursor.close()
-            # Ends the statement's transaction where the driver opened one (psycopg outside
-            # autocommit); a no-op where none is open (SQLite in autocommit mode).
-            connection.rollback()
+                if autocommit:
+                    connection.dbapi_connection.autocommit = False  # type: ignore[union-attr]
         except self._dbapi_error as error:
             wrapped = exc.DBAPIError.instance(
                 compiled.sql, None, error, self._dbapi_error, dialect=self._engine.dialect
