@@ -61,7 +61,10 @@ class FastReads:
         if compiled is None:
             # Keyed by identity: the statements are module constants, built once.
             compiled = self._compiled[id(statement)] = CompiledRead(statement, self._engine)
-        connection = self._engine.raw_connection()
+        try:
+            connection = self._engine.raw_connection()
+        except self._dbapi_error as error:  # no connection could be made (the server is down)
+            raise self._wrap(compiled, error) from error
         try:
             # psycopg outside autocommit would send BEGIN before the SELECT and need a ROLLBACK
             # after it: three round trips for one. Set locally, without a round trip, and put
@@ -81,14 +84,17 @@ class FastReads:
                 if autocommit:
                     connection.dbapi_connection.autocommit = False  # type: ignore[union-attr]
         except self._dbapi_error as error:
-            wrapped = exc.DBAPIError.instance(
-                compiled.sql, None, error, self._dbapi_error, dialect=self._engine.dialect
-            )
-            if wrapped.connection_invalidated or self._engine.dialect.is_disconnect(
+            if self._engine.dialect.is_disconnect(
                 cast(Any, error), connection.dbapi_connection, cursor=None
             ):
                 connection.invalidate(error)
-            raise wrapped from error
+            raise self._wrap(compiled, error) from error
         finally:
             connection.close()  # back to the pool (or discarded, if invalidated)
         return [dict(zip(compiled.columns, row, strict=True)) for row in fetched]
+
+    def _wrap(self, compiled: CompiledRead, error: Exception) -> exc.StatementError:
+        """The driver's error as SQLAlchemy would raise it (``OperationalError`` ...)."""
+        return exc.DBAPIError.instance(
+            compiled.sql, None, error, self._dbapi_error, dialect=self._engine.dialect
+        )
