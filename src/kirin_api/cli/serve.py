@@ -135,10 +135,10 @@ def _uvicorn_log_level() -> str:
     """uvicorn's level from KIRIN_LOG_LEVEL: its access log (a line a request, at INFO) is off
     at WARNING, as ours are."""
     level = os.environ.get("KIRIN_LOG_LEVEL", "INFO").lower()
-    return level if level in uvicorn_levels() else "info"
+    return level if level in _uvicorn_levels() else "info"
 
 
-def uvicorn_levels() -> set[str]:
+def _uvicorn_levels() -> set[str]:
     from uvicorn.config import LOG_LEVELS
 
     return set(LOG_LEVELS)
