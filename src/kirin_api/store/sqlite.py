@@ -121,7 +121,7 @@ def _engine(path: Path, busy_timeout: float, pool_size: int, *, begin: str) -> E
     Its pool keeps ``pool_size`` connections open for good, so that a request reuses one: opening
     a connection runs the PRAGMAs of the connect hook, which under load cost more than the query.
     Past ``pool_size`` up to as many again are opened and closed when returned (a burst of
-    threads), never waited for: a thread never waits on the pool, only on SQLite's lock.
+    threads); past that a thread waits for one up to ``busy_timeout`` (then StoreUnavailable).
     ``check_same_thread`` is off because a pooled connection serves one thread at a time, but not
     always the same one (the pool's own contract).
     """
