@@ -294,19 +294,28 @@ class SqlTaskStore(RegistryMixin):
     def create_task(self, task: NewTask, *, max_unfinished: int | None = None) -> TaskRecord:
         try:
             with self._write() as conn:
-                self._admit(conn, task, max_unfinished)
-                record = queries.insert_task(conn, task)
-                if record.callback_url is not None:
-                    self._enqueue(conn, [record.id])
-                # Wakes idle workers (PostgreSQL NOTIFY, sent at commit); nothing on SQLite.
-                queries.notify_new_task(conn, record.model)
-                return record
+                return self._create_in(conn, task, max_unfinished)
         except exc.IntegrityError as error:
-            if task.external_task_id is not None and "external_task_id" in str(error.orig):
-                raise DuplicateExternalId(
-                    f"external_task_id {task.external_task_id!r} is already used by this account"
-                ) from error
-            raise StoreError(f"task {task.id} cannot be stored: {error.orig}") from error
+            raise self._refusal(task, error) from error
+
+    def _create_in(self, conn: Connection, task: NewTask, max_unfinished: int | None) -> TaskRecord:
+        """``create_task``'s work inside the caller's write transaction ``conn``."""
+        self._admit(conn, task, max_unfinished)
+        record = queries.insert_task(conn, task)
+        if record.callback_url is not None:
+            self._enqueue(conn, [record.id])
+        # Wakes idle workers (PostgreSQL NOTIFY, sent at commit); nothing on SQLite.
+        queries.notify_new_task(conn, record.model)
+        return record
+
+    @staticmethod
+    def _refusal(task: NewTask, error: exc.IntegrityError) -> StoreError:
+        """What an integrity error on inserting ``task`` means to the caller."""
+        if task.external_task_id is not None and "external_task_id" in str(error.orig):
+            return DuplicateExternalId(
+                f"external_task_id {task.external_task_id!r} is already used by this account"
+            )
+        return StoreError(f"task {task.id} cannot be stored: {error.orig}")
 
     @staticmethod
     def _admit(conn: Connection, task: NewTask, max_unfinished: int | None) -> None:
