@@ -4,7 +4,7 @@ Each key may burst ``burst`` requests and then make ``per_minute`` a minute. The
 the API process's memory, or, given ``shared``, in a table that all API processes of the host
 share (:mod:`kirin_api.server.ratelimit_shared`; what ``kirin serve`` uses, so that
 ``--api-processes N`` does not allow N times the rate). Across hosts behind a load balancer each
-host enforces the limit on its share of the traffic (docs/limits.md): a shared store (the
+host enforces the limit on its share of the traffic (docs/accounts.md): a shared store (the
 database) would make every request a write; the unfinished-task limit, which guards the expensive
 resource, is exact across hosts.
 """

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, exc
 
-from kirin_api.store.base import NewTask, StoreError, TaskRecord
+from kirin_api.store.base import NewTask, StoreError, StoreUnavailable, TaskRecord
 
 if TYPE_CHECKING:
     from kirin_api.store.sql import SqlTaskStore
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 MAX_BATCH = 64
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity
 class _Submission:
     task: NewTask
     max_unfinished: int | None
@@ -59,12 +59,19 @@ class GroupCommit:
         with self._lock:
             self._queue.append(mine)
         while not mine.done:
-            with self._turn():
-                if mine.done:  # created (or refused) by the thread whose turn came first
-                    break
+            try:
+                with self._turn():
+                    if mine.done:  # created (or refused) by the thread whose turn came first
+                        break
+                    with self._lock:
+                        batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                    self._run(batch)
+            except StoreUnavailable:  # no turn in time
                 with self._lock:
-                    batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                self._run(batch)
+                    if mine in self._queue:  # never attempted: the caller may be told so
+                        self._queue.remove(mine)
+                        raise
+                # Taken into a batch that is running now: its outcome is this one's; wait.
         if mine.error is not None:
             raise mine.error
         assert mine.record is not None
