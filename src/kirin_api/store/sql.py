@@ -300,12 +300,14 @@ class SqlTaskStore(RegistryMixin):
 
     def _create_in(self, conn: Connection, task: NewTask, max_unfinished: int | None) -> TaskRecord:
         """``create_task``'s work inside the caller's write transaction ``conn``."""
+        # Wakes idle workers (PostgreSQL NOTIFY, sent at commit, never on rollback); nothing on
+        # SQLite. Sent first: the account's row, locked by the admission, is then held for one
+        # round trip less (every submission of the account waits for that lock).
+        queries.notify_new_task(conn, task.model)
         self._admit(conn, task, max_unfinished)
         record = queries.insert_task(conn, task)
         if record.callback_url is not None:
             self._enqueue(conn, [record.id])
-        # Wakes idle workers (PostgreSQL NOTIFY, sent at commit); nothing on SQLite.
-        queries.notify_new_task(conn, record.model)
         return record
 
     @staticmethod
