@@ -1,6 +1,6 @@
 """The API against its framework: kirin-api's requests per second as a share of bare FastAPI's.
 
-Run: ``.venv/bin/python bench/api.py`` (``--smoke``: a few seconds, what the test runs;
+Run: ``.venv/bin/python bench/api.py`` (``--smoke``: one short round on SQLite, what the test runs;
 ``--databases sqlite`` for one database; ``--kirin-pythonpath DIR`` runs the server from another
 checkout's ``src``, to measure a "before"). Needs ``wrk`` (Debian's package) and, for
 PostgreSQL, the Debian server binaries (a throwaway server is started as the tests do).
@@ -481,7 +481,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--api-processes", type=int, default=1)
     parser.add_argument("--kirin-pythonpath", help="run kirin serve from this src directory")
-    parser.add_argument("--smoke", action="store_true", help="a few seconds, sqlite only")
+    parser.add_argument("--smoke", action="store_true", help="one short round, sqlite only")
     parser.add_argument("--postgres-url", help="a PostgreSQL database of your own (emptied)")
     args = parser.parse_args()
     args.list_size = LIST_SIZE
