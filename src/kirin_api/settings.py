@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     public_url: str | None = None
     workers: int = Field(default=1, ge=0, le=64)
+    # API processes of `kirin serve` on its one port (each with its own threads and pool).
+    api_processes: int = Field(default=1, ge=1, le=64)
+    # Threads per API process that run database calls; each process keeps as many pooled
+    # connections open (plus a few for its background threads). See docs/operations.md.
+    api_threads: int = Field(default=16, ge=1, le=256)
     allow_private_networks: bool = False
     webhook_retry_schedule: str = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     engines_file: Path | None = None

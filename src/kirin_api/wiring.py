@@ -11,10 +11,17 @@ from kirin_api.settings import Settings
 from kirin_api.storage import BlobStorage, open_storage
 from kirin_api.store import TaskStore, open_store
 
+# Threads of a process that use the store beside the API's threadpool: callback deliveries,
+# the watchdog, and a spare.
+BACKGROUND_THREADS = 4
+
 
 def build_store(settings: Settings) -> TaskStore:
+    """The store, migrated, its pool sized for the API's threads and the background ones."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.resolved_database_url)
+    store = open_store(
+        settings.resolved_database_url, pool_size=settings.api_threads + BACKGROUND_THREADS
+    )
     store.migrate()
     return store
 

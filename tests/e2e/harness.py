@@ -55,11 +55,12 @@ class Kirin:
     def create_key(self, account: str = "default") -> str:
         return self.cli("keys", "create", "--account", account).strip()
 
-    def start_server(self, workers: int = 1) -> None:
+    def start_server(self, workers: int = 1, *args: str) -> None:
+        """``kirin serve`` with ``workers`` and further flags ``args``; back once it answers."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.server = subprocess.Popen(
-            [*KIRIN, "serve", "--port", str(self.port), "--workers", str(workers)],
+            [*KIRIN, "serve", "--port", str(self.port), "--workers", str(workers), *args],
             env=self.env,
             stdout=log,
             stderr=log,

@@ -216,8 +216,9 @@ def test_prefer_wait_answers_the_finished_task(kirin: Kirin, key: str) -> None:
 
 
 @pytest.mark.slow
-def test_open_streams_do_not_hold_a_shutdown(fresh_kirin: Kirin) -> None:
-    fresh_kirin.start_server(workers=0)
+@pytest.mark.parametrize("api_processes", [1, 2])
+def test_open_streams_do_not_hold_a_shutdown(fresh_kirin: Kirin, api_processes: int) -> None:
+    fresh_kirin.start_server(0, "--api-processes", str(api_processes))
     key = fresh_kirin.create_key()
     task = create(fresh_kirin, key, T2V).json()
     ended = threading.Event()

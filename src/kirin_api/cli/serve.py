@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
 import signal
+import socket
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy.engine import make_url
 
 from kirin_api import __version__
+from kirin_api.cli.api_process import RATE_LIMIT_FILE_ENV, build_context
 from kirin_api.cli.common import (
     DEFAULT_CALLBACK_BASE_URL,
     DataDirOption,
@@ -39,61 +42,43 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes to start (KIRIN_WORKERS; 0 = API only).")
     ] = None,
+    api_processes: Annotated[
+        int | None,
+        typer.Option(
+            help="API processes answering on the port (KIRIN_API_PROCESSES; default 1): one "
+            "per core that the API may use, see docs/operations.md."
+        ),
+    ] = None,
 ) -> None:
     """Run the API and its worker processes on the configured database and storage."""
     setup_logging()
-    settings = settings_from(data_dir=data_dir, workers=workers)
+    settings = settings_from(data_dir=data_dir, workers=workers, api_processes=api_processes)
     # Before anything imports prometheus_client: the API and the workers it starts count into
     # one directory of metrics files, which /metrics adds up (see kirin_api.metrics).
     _share_metrics(settings)
+    rate_limit_file = _share_rate_limit(settings)
 
     import uvicorn
 
     from kirin_api.cli.uvicorn_server import StoppingServer
-    from kirin_api.server.app import create_app
-    from kirin_api.server.context import ServerContext
-    from kirin_api.server.ratelimit import RateLimiter
 
     store = build_store(settings)
     storage = build_storage(settings)
-    context = ServerContext(
-        store=store,
-        storage=storage,
-        public_url=settings.public_url,
-        url_ttl_seconds=settings.url_ttl_seconds,
-        max_body_bytes=settings.max_body_bytes,
-        url_secret=store.secret("url-signing"),
-        allow_private_networks=settings.allow_private_networks,
-        pricing=build_pricing(settings),
-        max_unfinished=settings.max_unfinished_tasks or None,
-        sealer=sealer_or_exit(settings),
-        worker_stale_seconds=settings.worker_stale_seconds,
-        access_log=json_logs(),
-        metrics=settings.metrics,
-        upload_ttl_seconds=settings.upload_ttl_seconds,
-        events_keepalive_seconds=settings.events_keepalive_seconds,
-        admin_token_hash=(
-            hashlib.sha256(settings.admin_token.get_secret_value().encode()).digest()
-            if settings.admin_token
-            else None
-        ),
-        rate_limiter=(
-            RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-            if settings.rate_limit_per_minute
-            else None
-        ),
-    )
     # Workers are separate processes so rendering never blocks the API; they get the same
     # settings, resolved here so that flags reach them too. Links inside callbacks need a base
     # URL where there is no request to take it from: this server's own, unless one is set.
     callback_base_url = settings.public_url or _own_url(host, port)
-    env = {
-        **os.environ,
+    resolved = {
         "KIRIN_DATA_DIR": str(settings.data_dir.resolve()),
         "KIRIN_DATABASE_URL": settings.resolved_database_url,
         "KIRIN_STORAGE_URL": settings.resolved_storage_url,
-        "KIRIN_PUBLIC_URL": callback_base_url,
     }
+    env = {**os.environ, **resolved, "KIRIN_PUBLIC_URL": callback_base_url}
+    # API processes started by uvicorn inherit this process's environment.
+    os.environ.update(resolved)
+    context = build_context(settings, store, storage) if settings.api_processes == 1 else None
+    if context is None:
+        sealer_or_exit(settings)  # a bad KIRIN_SECRET_KEY stops here, not in N processes
     # The API process delivers callbacks too, so that KIRIN_WORKERS=0 still delivers.
     stop_deliveries = threading.Event()
     _start_deliveries(settings, store, storage, callback_base_url, stop_deliveries)
@@ -109,26 +94,81 @@ def serve(
     ).start(stop_deliveries)
     supervisor = WorkerSupervisor(settings.workers, env)
     supervisor.start()
+    logging_options: dict[str, Any] = {
+        "log_level": _uvicorn_log_level(),
+        # With JSON logs our middleware writes one line a request (with its id).
+        "access_log": not json_logs(),
+        "log_config": None if json_logs() else uvicorn.config.LOGGING_CONFIG,
+    }
     try:
-        server = StoppingServer(
-            context.stopping,
-            uvicorn.Config(
-                create_app(context),
+        if context is not None:
+            from kirin_api.server.app import create_app
+
+            server = StoppingServer(
+                uvicorn.Config(create_app(context), host=host, port=port, **logging_options)
+            )
+            ready: Callable[[], bool] = lambda: bool(server.started)  # noqa: E731
+            threading.Thread(
+                target=_announce, args=(ready, settings, _own_url(host, port)), daemon=True
+            ).start()
+            server.run()
+        else:
+            # uvicorn's supervisor opens the socket, starts the processes (each builds its app
+            # with app_from_environment), restarts one that dies, and stops them on SIGTERM.
+            threading.Thread(
+                target=_announce,
+                args=(lambda: _answers(host, port), settings, _own_url(host, port)),
+                daemon=True,
+            ).start()
+            uvicorn.run(
+                "kirin_api.cli.api_process:app_from_environment",
+                factory=True,
                 host=host,
                 port=port,
-                log_level="info",
-                # With JSON logs our middleware writes one line a request (with its id).
-                access_log=not json_logs(),
-                log_config=None if json_logs() else uvicorn.config.LOGGING_CONFIG,
-            ),
-        )
-        threading.Thread(
-            target=_announce, args=(server, settings, _own_url(host, port)), daemon=True
-        ).start()
-        server.run()
+                workers=settings.api_processes,
+                **logging_options,
+            )
     finally:
         stop_deliveries.set()
         supervisor.stop()
+        if rate_limit_file is not None:
+            rate_limit_file.unlink(missing_ok=True)
+
+
+def _uvicorn_log_level() -> str:
+    """uvicorn's level from KIRIN_LOG_LEVEL: its access log (a line a request, at INFO) is off
+    at WARNING, as ours are."""
+    level = os.environ.get("KIRIN_LOG_LEVEL", "INFO").lower()
+    return level if level in _uvicorn_levels() else "info"
+
+
+def _uvicorn_levels() -> set[str]:
+    from uvicorn.config import LOG_LEVELS
+
+    return set(LOG_LEVELS)
+
+
+def _answers(host: str, port: int) -> bool:
+    """Whether something accepts connections on the port (the API processes are up)."""
+    address = _own_url(host, port).rpartition("//")[2].rpartition(":")[0].strip("[]")
+    try:
+        with socket.create_connection((address, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _share_rate_limit(settings: Settings) -> Path | None:
+    """The file of the rate-limit buckets that this server's API processes share (its name in
+    the environment they inherit); None without a rate limit."""
+    if not settings.rate_limit_per_minute:
+        return None
+    from kirin_api.server.ratelimit_shared import create_bucket_file
+
+    path = settings.data_dir.resolve() / "run" / f"ratelimit-{os.getpid()}"
+    create_bucket_file(path)
+    os.environ[RATE_LIMIT_FILE_ENV] = str(path)
+    return path
 
 
 def _share_metrics(settings: Settings) -> None:
@@ -140,11 +180,9 @@ def _share_metrics(settings: Settings) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
-def _announce(server: Any, settings: Settings, url: str) -> None:
+def _announce(ready: Callable[[], bool], settings: Settings, url: str) -> None:
     """Once the server listens: where, on which data, and how to get a key for it."""
-    while not server.started:
-        if server.should_exit:
-            return
+    while not ready():
         threading.Event().wait(0.05)
     data_dir = settings.data_dir.resolve()
     database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI
 
 from kirin_api import __version__
@@ -36,6 +40,7 @@ def create_app(context: ServerContext) -> FastAPI:
         # Served by install_docs_pages from local assets instead of a CDN.
         docs_url=None,
         redoc_url=None,
+        lifespan=_lifespan(context),
     )
     app.state.context = context
     dialects = all_dialects()
@@ -49,3 +54,14 @@ def create_app(context: ServerContext) -> FastAPI:
     install_docs_pages(app)
     app.add_middleware(RequestIdMiddleware, access_log=context.access_log)
     return app
+
+
+def _lifespan(context: ServerContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The routes' blocking calls (the store) run on anyio's default threadpool; its size is
+        # the store's pool size, so that no thread waits for a connection (docs/operations.md).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = context.api_threads
+        yield
+
+    return lifespan

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from kirin_api.contract.apikeys import hash_key, is_well_formed
 from kirin_api.contract.errors import Unauthorized
 from kirin_api.logs import ACCOUNT_ID
 from kirin_api.server.context import ServerContext
+from kirin_api.server.reads import read
 from kirin_api.store.base import Account
 
 
@@ -28,7 +28,8 @@ def bearer_token(request: Request) -> str | None:
 async def authenticate(request: Request) -> Account:
     """The account of the request's key; raises :class:`Unauthorized` otherwise.
 
-    The key is looked up on every request (one indexed read), so a revoked key stops at once.
+    The key's account is read from the database at most once a second per API process (see
+    :mod:`kirin_api.server.key_cache`), so a revoked key is refused within a second.
     """
     key = bearer_token(request)
     if key is None:
@@ -42,9 +43,12 @@ async def account_for_api_key(request: Request, key: str) -> Account:
         raise Unauthorized("malformed API key; keys look like 'kirin_sk_' + 43 characters")
     context: ServerContext = request.app.state.context
     key_hash = hash_key(key)
-    account = await run_in_threadpool(context.store.account_for_key, key_hash)
+    account = context.key_cache.get(key_hash)
     if account is None:
-        raise Unauthorized("unknown or revoked API key")
+        account = await read(context.store, context.store.account_for_key, key_hash)
+        if account is None:
+            raise Unauthorized("unknown or revoked API key")
+        context.key_cache.put(key_hash, account)
     count_request(context, key_hash)
     ACCOUNT_ID.set(account.id)
     return account

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from kirin_api.contract.keypairs import SecretSealer
 from kirin_api.contract.pricing import PricingTable
+from kirin_api.server.key_cache import KeyCache
 from kirin_api.server.ratelimit import RateLimiter
 from kirin_api.storage.base import BlobStorage
 from kirin_api.store.base import TaskStore
@@ -46,3 +47,8 @@ class ServerContext:
     # Set when the server begins to shut down: event streams and held waits end then (clients
     # reconnect, with Last-Event-ID, to a process that stays), so they never hold a shutdown.
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Threads that run the routes' database calls (anyio's default limiter, set at startup);
+    # the store's pool holds at least as many connections.
+    api_threads: int = 16
+    # API key -> account for up to a second (the revocation delay; see key_cache).
+    key_cache: KeyCache = field(default_factory=KeyCache)

@@ -15,7 +15,20 @@ from kirin_api.contract.media import ImageRules, MediaFacts
 from kirin_api.contract.registry import ValidatedRequest, check_media_relations, media_refs
 from kirin_api.media.images import decode_base64_image
 from kirin_api.server.upload_refs import upload_facts
+from kirin_api.storage.upload_links import parse_upload_url
 from kirin_api.store.base import Account, TaskStore
+
+
+def has_checks(request: ValidatedRequest, url_secret: bytes | None) -> bool:
+    """Whether :func:`check_submission` would block: base64 media to decode, or uploads or
+    elements to look up. Without any it is quick and pure, fit for the event loop's thread."""
+    if request.params.get("element_list"):
+        return True
+    return any(
+        not ref.is_url
+        or (url_secret is not None and parse_upload_url(ref.value, url_secret) is not None)
+        for ref in media_refs(request.model, request.params)
+    )
 
 
 def check_submission(

@@ -6,9 +6,9 @@ it was (route template, method, status, duration) under that id."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,8 +28,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _SANE.match(given) else uuid.uuid4().hex
+        given = _header(scope, b"x-request-id")
+        # 128 random bits as 32 hex digits (what uuid4().hex gave, at a fraction of its cost).
+        request_id = given if _SANE.match(given) else os.urandom(16).hex()
         tokens = (REQUEST_ID.set(request_id), ACCOUNT_ID.set(None))
         started = time.perf_counter()
         status = 500
@@ -63,6 +64,14 @@ class RequestIdMiddleware:
                 )
             REQUEST_ID.reset(tokens[0])
             ACCOUNT_ID.reset(tokens[1])
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    """The first value of header ``name`` (lower case), or "" (no dict built per request)."""
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return ""
 
 
 def _route(scope: Scope) -> str:

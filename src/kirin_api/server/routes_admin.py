@@ -172,6 +172,7 @@ async def revoke_key(key_id: str, context: Admin) -> dict[str, Any]:
         raise InvalidParameter(str(exc), param="key_id") from None
     if revoked is None:
         raise NotFound(f"no key {key_id!r}", param="key_id")
+    context.key_cache.forget()  # refused at once by this process (others within a second)
     return key_view(revoked)
 
 

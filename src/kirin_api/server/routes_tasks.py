@@ -7,6 +7,7 @@ its requests get the task object in the shape it decodes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -42,9 +43,15 @@ def _create_body_schema() -> dict[str, Any]:
 
 
 def _answer(request: Request, task: TaskRecord) -> dict[str, Any]:
+    return _answers(request, [task])[0]
+
+
+def _answers(request: Request, tasks: Sequence[TaskRecord]) -> list[dict[str, Any]]:
+    """The task objects in the shape of the request's client (looked at once per request)."""
     context = tasks_service.context_of(request)
     shape = vtrix_cli.render_for(request)
-    return shape(task_object(task, context, str(request.base_url)))
+    base_url = str(request.base_url)
+    return [shape(task_object(task, context, base_url)) for task in tasks]
 
 
 @router.post(
@@ -113,7 +120,7 @@ async def list_tasks(
     )
     return {
         "object": "list",
-        "data": [_answer(request, task) for task in page.tasks],
+        "data": _answers(request, page.tasks),
         "next_cursor": page.next_cursor,
     }
 

@@ -8,6 +8,7 @@ The dialect then renders the task record in its own shape, and its errors throug
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -28,7 +29,8 @@ from kirin_api.contract.ids import new_task_id
 from kirin_api.contract.pricing import format_cost
 from kirin_api.contract.registry import validate_request
 from kirin_api.server.context import ServerContext
-from kirin_api.server.intake import check_submission
+from kirin_api.server.intake import check_submission, has_checks
+from kirin_api.server.reads import read
 from kirin_api.store.base import (
     Account,
     DuplicateExternalId,
@@ -81,15 +83,20 @@ async def submit(
     if validated.callback_url is not None:
         # No DNS here (see kirin_api.webhooks.urls): each delivery resolves and checks again.
         check_callback_url(validated.callback_url, allow_private=context.allow_private_networks)
-    await run_in_threadpool(
-        lambda: check_submission(
-            validated,
-            account,
-            context.store,
-            context.url_secret,
-            allow_private=context.allow_private_networks,
-        )
+    checks = functools.partial(
+        check_submission,
+        validated,
+        account,
+        context.store,
+        context.url_secret,
+        allow_private=context.allow_private_networks,
     )
+    if has_checks(
+        validated, context.url_secret
+    ):  # decoding images, reading uploads and elements: off the loop
+        await run_in_threadpool(checks)
+    else:  # only addresses and the relations between URL media: pure and quick, no thread trip
+        checks()
     new = NewTask(
         id=new_task_id(),
         account_id=account.id,
@@ -118,7 +125,7 @@ async def submit(
 
 async def get(context: ServerContext, account: Account, task_id: str) -> TaskRecord:
     """The account's task, or :class:`NotFound` (also for another account's)."""
-    task = await run_in_threadpool(context.store.get_task, account.id, task_id)
+    task = await read(context.store, context.store.get_task, account.id, task_id)
     if task is None:
         raise NotFound(f"no task {task_id!r}", param="task_id")
     return task
@@ -140,7 +147,7 @@ async def find_by_external_id(
 
 async def list_page(context: ServerContext, account: Account, **filters: Any) -> Page:
     """``TaskStore.list_tasks`` of the account (filters as there)."""
-    return await run_in_threadpool(lambda: context.store.list_tasks(account.id, **filters))
+    return await read(context.store, context.store.list_tasks, account.id, **filters)
 
 
 async def cancel(context: ServerContext, account: Account, task_id: str) -> TaskRecord:

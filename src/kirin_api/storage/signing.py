@@ -8,6 +8,7 @@ that one key until it expires; changing the key, the expiry or the signature bre
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from urllib.parse import quote, urlencode
@@ -33,6 +34,9 @@ def verify(key: str, expires: int, signature: str, secret: bytes, now: float) ->
     return hmac.compare_digest(sign(key, expires, secret).encode(), signature.encode())
 
 
+# Expiries are rounded to the minute (kirin_api.views), so a polled task's links repeat: signing
+# each once a minute spares an HMAC and URL-quoting per request.
+@functools.lru_cache(maxsize=4096)
 def signed_path(key: str, expires: int, secret: bytes) -> str:
     """``/files/{key}?expires=...&signature=...`` with the key URL-quoted (its slashes kept)."""
     query = urlencode({"expires": int(expires), "signature": sign(key, expires, secret)})

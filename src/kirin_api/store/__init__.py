@@ -75,8 +75,11 @@ class UnsupportedDatabase(StoreError, NotImplementedError):
     """A database this build of the server cannot use (PostgreSQL without its driver, psycopg)."""
 
 
-def open_store(database_url: str) -> TaskStore:
+def open_store(database_url: str, *, pool_size: int | None = None) -> TaskStore:
     """The store for ``database_url``; it does not migrate (call ``migrate()``).
+
+    ``pool_size``: database connections this process keeps open (per engine on SQLite), at least
+    the threads that use the store at once; None: the store's default.
 
     - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's spelling:
       the path is what follows the third slash) → :class:`SqliteTaskStore`;
@@ -97,7 +100,9 @@ def open_store(database_url: str) -> TaskStore:
                 f"PostgreSQL needs psycopg 3 (pip install 'kirin-api[server]'): {error}"
             ) from error
         try:
-            return PostgresTaskStore(database_url)
+            if pool_size is None:
+                return PostgresTaskStore(database_url)
+            return PostgresTaskStore(database_url, pool_size=pool_size)
         except ArgumentError as error:
             raise ValueError(f"malformed database URL: {error}") from error
     if backend != "sqlite" or "://" not in database_url:
@@ -112,4 +117,6 @@ def open_store(database_url: str) -> TaskStore:
     if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
         # An in-memory database is private to one connection, so never shared with workers.
         raise ValueError(f"a SQLite database URL needs a file path, got {database_url!r}")
-    return SqliteTaskStore(url.database)
+    if pool_size is None:
+        return SqliteTaskStore(url.database)
+    return SqliteTaskStore(url.database, pool_size=pool_size)

@@ -204,6 +204,11 @@ class Heartbeat:
 class TaskStore(UploadStore, TaskWatchStore, Protocol):
     """Implemented by the SQLite and PostgreSQL stores; all times are Unix seconds."""
 
+    # Whether ``account_for_key``, ``get_task`` and ``list_tasks`` answer in microseconds and
+    # never wait on the network (SQLite: a local file, whose WAL readers wait for no writer): the
+    # API may then call them on its event loop's thread instead of a worker thread.
+    quick_reads: bool
+
     # --- schema and health ---------------------------------------------------------------
     def migrate(self) -> None:
         """Bring the schema up to date; safe when many processes call it at once."""

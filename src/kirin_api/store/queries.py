@@ -68,6 +68,7 @@ from kirin_api.store.base import (
     TaskRecord,
     WebhookSecrets,
 )
+from kirin_api.store.fast_reads import FastReads
 from kirin_api.store.schema import (
     accounts,
     api_keys,
@@ -179,17 +180,27 @@ def insert_api_key(
     return api_key_record(conn.execute(stmt.returning(*api_keys.c)).one())
 
 
-def select_account_for_key_hash(conn: Connection, key_hash: str) -> Account | None:
-    stmt = (
-        select(accounts)
-        .join(api_keys, api_keys.c.account_id == accounts.c.id)
-        .where(
-            api_keys.c.key_hash == key_hash,
-            api_keys.c.revoked_at.is_(None),
-            api_keys.c.access_key.is_(None),
-        )
+# The statements of every request (authenticate, read a task, list, create) are built once, with
+# bound parameters: building one per call, and its cache key, cost more than running it.
+_ACCOUNT_FOR_KEY_HASH = (
+    select(accounts)
+    .join(api_keys, api_keys.c.account_id == accounts.c.id)
+    .where(
+        api_keys.c.key_hash == bindparam("key_hash"),
+        api_keys.c.revoked_at.is_(None),
+        api_keys.c.access_key.is_(None),
     )
-    row = conn.execute(stmt).one_or_none()
+)
+
+
+def read_account_for_key_hash(reads: FastReads, key_hash: str) -> Account | None:
+    """:func:`select_account_for_key_hash` as a fast read (see :mod:`.fast_reads`)."""
+    rows = reads.rows(_ACCOUNT_FOR_KEY_HASH, {"key_hash": key_hash})
+    return account_of(rows[0]) if rows else None
+
+
+def select_account_for_key_hash(conn: Connection, key_hash: str) -> Account | None:
+    row = conn.execute(_ACCOUNT_FOR_KEY_HASH, {"key_hash": key_hash}).one_or_none()
     return None if row is None else account_record(row)
 
 
@@ -253,7 +264,7 @@ def revoke_api_key(conn: Connection, key_id: str, now: float) -> ApiKey | None:
 
 def insert_task(conn: Connection, task: NewTask) -> TaskRecord:
     """Insert a pending task; the (account_id, external_task_id) constraint may refuse it."""
-    stmt: Insert = _insert(conn, tasks).values(
+    values = dict(
         id=task.id,
         account_id=task.account_id,
         model=task.model,
@@ -270,12 +281,42 @@ def insert_task(conn: Connection, task: NewTask) -> TaskRecord:
         reserved_cost=task.reserve,
         dialect=task.dialect,
     )
-    return task_record(conn.execute(stmt.returning(*tasks.c)).one())
+    return task_record(conn.execute(_insert_task_statement(conn.dialect.name), values).one())
+
+
+@functools.cache
+def _insert_task_statement(dialect: str) -> Insert:
+    """``INSERT INTO tasks ... RETURNING *`` of the dialect, built once; values are bound."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(tasks).returning(*tasks.c)
+
+
+_SELECT_TASK = select(tasks).where(
+    tasks.c.id == bindparam("task_id"), tasks.c.account_id == bindparam("account_id")
+)
+# The page without filters (what a client listing its tasks asks); filtered pages are built.
+_SELECT_PAGE = (
+    select(tasks)
+    .where(tasks.c.account_id == bindparam("account_id"))
+    .order_by(tasks.c.id.desc())
+    .limit(bindparam("page_limit"))
+)
+
+
+def read_task(reads: FastReads, account_id: str, task_id: str) -> TaskRecord | None:
+    """:func:`select_task` as a fast read (see :mod:`.fast_reads`)."""
+    rows = reads.rows(_SELECT_TASK, {"task_id": task_id, "account_id": account_id})
+    return task_of(rows[0]) if rows else None
+
+
+def read_task_page(reads: FastReads, account_id: str, limit: int) -> list[TaskRecord]:
+    """The newest ``limit`` tasks of the account (no filter, no cursor), as a fast read."""
+    rows = reads.rows(_SELECT_PAGE, {"account_id": account_id, "page_limit": limit})
+    return [task_of(row) for row in rows]
 
 
 def select_task(conn: Connection, account_id: str, task_id: str) -> TaskRecord | None:
-    stmt = select(tasks).where(tasks.c.id == task_id, tasks.c.account_id == account_id)
-    row = conn.execute(stmt).one_or_none()
+    row = conn.execute(_SELECT_TASK, {"task_id": task_id, "account_id": account_id}).one_or_none()
     return None if row is None else task_record(row)
 
 
@@ -910,11 +951,27 @@ def select_account_by_id(
     the account (inserting a task or a delivery; updating a task row a second time in one
     transaction). Two transactions that each took one of those, then ``FOR UPDATE``, would wait
     on each other: a deadlock. ``NO KEY UPDATE`` still excludes every other writer of the row."""
-    stmt = select(accounts).where(accounts.c.id == account_id)
-    if lock:
-        stmt = stmt.with_for_update(key_share=True)
-    row = conn.execute(stmt).one_or_none()
+    stmt = _ACCOUNT_BY_ID_LOCKED if lock else _ACCOUNT_BY_ID
+    row = conn.execute(stmt, {"account_id": account_id}).one_or_none()
     return None if row is None else account_record(row)
+
+
+# Built once: every submission runs these (see ``_ACCOUNT_FOR_KEY_HASH``).
+_ACCOUNT_BY_ID = select(accounts).where(accounts.c.id == bindparam("account_id"))
+_ACCOUNT_BY_ID_LOCKED = _ACCOUNT_BY_ID.with_for_update(key_share=True)
+_UPDATE_MONEY = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account_id"))
+    .values(balance=bindparam("new_balance"), reserved=bindparam("new_reserved"))
+)
+_COUNT_UNFINISHED = (
+    select(func.count())
+    .select_from(tasks)
+    .where(
+        tasks.c.account_id == bindparam("account_id"),
+        tasks.c.status.in_([_PENDING, _PROCESSING]),
+    )
+)
 
 
 def select_accounts(conn: Connection) -> list[Account]:
@@ -925,9 +982,8 @@ def update_account_money(
     conn: Connection, account_id: str, *, balance: str | None, reserved: str
 ) -> None:
     conn.execute(
-        update(accounts)
-        .where(accounts.c.id == account_id)
-        .values(balance=balance, reserved=reserved)
+        _UPDATE_MONEY,
+        {"account_id": account_id, "new_balance": balance, "new_reserved": reserved},
     )
 
 
@@ -938,12 +994,7 @@ def update_account_limit(conn: Connection, account_id: str, max_unfinished: int 
 
 
 def count_unfinished_tasks(conn: Connection, account_id: str) -> int:
-    stmt = (
-        select(func.count())
-        .select_from(tasks)
-        .where(tasks.c.account_id == account_id, tasks.c.status.in_([_PENDING, _PROCESSING]))
-    )
-    return int(conn.execute(stmt).scalar_one())
+    return int(conn.execute(_COUNT_UNFINISHED, {"account_id": account_id}).scalar_one())
 
 
 def take_reservation(conn: Connection, task_id: str) -> tuple[str, str | None] | None:
@@ -997,7 +1048,10 @@ def _load(text: str | None) -> Any:
 
 
 def account_record(row: Row[Any]) -> Account:
-    m = row._mapping
+    return account_of(row._mapping)
+
+
+def account_of(m: Mapping[Any, Any]) -> Account:
     return Account(
         id=m["id"],
         name=m["name"],
@@ -1022,7 +1076,10 @@ def api_key_record(row: Row[Any]) -> ApiKey:
 
 
 def task_record(row: Row[Any]) -> TaskRecord:
-    m = row._mapping
+    return task_of(row._mapping)
+
+
+def task_of(m: Mapping[Any, Any]) -> TaskRecord:
     return TaskRecord(
         id=m["id"],
         account_id=m["account_id"],

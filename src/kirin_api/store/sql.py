@@ -67,6 +67,7 @@ from kirin_api.store.base import (
     TooManyUnfinished,
     WebhookSecrets,
 )
+from kirin_api.store.fast_reads import FastReads
 from kirin_api.store.registry import RegistryMixin
 from kirin_api.store.task_watch import TaskWatchMixin
 from kirin_api.store.uploads import UploadsMixin
@@ -92,6 +93,8 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
     created by ``fork`` gets fresh connections on first use.
     """
 
+    quick_reads = False
+
     def __init__(
         self,
         writer: Engine,
@@ -103,6 +106,8 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
     ) -> None:
         self._writer = writer
         self._reader = reader
+        # The reads of every request, each one statement (see kirin_api.store.fast_reads).
+        self._fast = FastReads(reader)
         # Runs the writes that are one statement (see ``_write_statement``).
         self._single = writer if single is None else single
         # Whether a task without a callback_url is finished by one statement on its own
@@ -241,8 +246,9 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
             )
 
     def account_for_key(self, key_hash: str) -> Account | None:
-        with self._read() as conn:
-            return queries.select_account_for_key_hash(conn, key_hash)
+        self._check_fork()
+        with self._translate():
+            return queries.read_account_for_key_hash(self._fast, key_hash)
 
     def create_access_key(
         self, account_id: str, name: str, access_key: str, sealed_secret: str, key_hash: str
@@ -290,19 +296,30 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
     def create_task(self, task: NewTask, *, max_unfinished: int | None = None) -> TaskRecord:
         try:
             with self._write() as conn:
-                self._admit(conn, task, max_unfinished)
-                record = queries.insert_task(conn, task)
-                if record.callback_url is not None:
-                    self._enqueue(conn, [record.id])
-                # Wakes idle workers (PostgreSQL NOTIFY, sent at commit); nothing on SQLite.
-                queries.notify_new_task(conn, record.model)
-                return record
+                return self._create_in(conn, task, max_unfinished)
         except exc.IntegrityError as error:
-            if task.external_task_id is not None and "external_task_id" in str(error.orig):
-                raise DuplicateExternalId(
-                    f"external_task_id {task.external_task_id!r} is already used by this account"
-                ) from error
-            raise StoreError(f"task {task.id} cannot be stored: {error.orig}") from error
+            raise self._refusal(task, error) from error
+
+    def _create_in(self, conn: Connection, task: NewTask, max_unfinished: int | None) -> TaskRecord:
+        """``create_task``'s work inside the caller's write transaction ``conn``."""
+        # Wakes idle workers (PostgreSQL NOTIFY, sent at commit, never on rollback); nothing on
+        # SQLite. Sent first: the account's row, locked by the admission, is then held for one
+        # round trip less (every submission of the account waits for that lock).
+        queries.notify_new_task(conn, task.model)
+        self._admit(conn, task, max_unfinished)
+        record = queries.insert_task(conn, task)
+        if record.callback_url is not None:
+            self._enqueue(conn, [record.id])
+        return record
+
+    @staticmethod
+    def _refusal(task: NewTask, error: exc.IntegrityError) -> StoreError:
+        """What an integrity error on inserting ``task`` means to the caller."""
+        if task.external_task_id is not None and "external_task_id" in str(error.orig):
+            return DuplicateExternalId(
+                f"external_task_id {task.external_task_id!r} is already used by this account"
+            )
+        return StoreError(f"task {task.id} cannot be stored: {error.orig}")
 
     @staticmethod
     def _admit(conn: Connection, task: NewTask, max_unfinished: int | None) -> None:
@@ -365,8 +382,9 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
             )
 
     def get_task(self, account_id: str, task_id: str) -> TaskRecord | None:
-        with self._read() as conn:
-            return queries.select_task(conn, account_id, task_id)
+        self._check_fork()
+        with self._translate():
+            return queries.read_task(self._fast, account_id, task_id)
 
     def list_tasks(
         self,
@@ -384,6 +402,16 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
         if limit < 1 or offset < 0:
             raise ValueError(f"limit must be at least 1 and offset at least 0: {limit}, {offset}")
         before_id = queries.decode_cursor(cursor) if cursor else None
+        if (before_id, status, model, external_task_id, models, offset) == (None,) * 5 + (0,):
+            # The first page, unfiltered: what a client listing its tasks asks most.
+            self._check_fork()
+            with self._translate():
+                rows = queries.read_task_page(self._fast, account_id, limit + 1)
+            more = len(rows) > limit
+            return Page(
+                tasks=rows[:limit],
+                next_cursor=queries.encode_cursor(rows[limit - 1].id) if more else None,
+            )
         with self._read() as conn:
             # One more than asked tells whether there is a next page without a second query.
             rows = queries.select_task_page(

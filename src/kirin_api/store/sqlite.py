@@ -19,7 +19,9 @@ such table) becomes :class:`StoreUnavailable`; the unique constraint on the exte
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,12 +31,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
 
-from kirin_api.store.base import StoreUnavailable
+from kirin_api.store.base import NewTask, StoreUnavailable, TaskRecord
+from kirin_api.store.group_commit import GroupCommit
 from kirin_api.store.sql import SqlTaskStore, new_element_id
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "SqliteTaskStore", "new_element_id"]
 
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for the lock before StoreUnavailable
+# Connections each of the two engines keeps open: one per thread that uses the store at once
+# (the API's threadpool, see ``Settings.api_threads``). More are opened only past that and closed
+# when returned, each paying the connect hook's PRAGMAs: the pool must not be smaller.
+DEFAULT_POOL_SIZE = 16
 
 
 class SqliteTaskStore(SqlTaskStore):
@@ -42,9 +49,13 @@ class SqliteTaskStore(SqlTaskStore):
 
     ``clock`` gives every time the store writes (Unix seconds); tests inject a fake one.
     ``busy_timeout`` is how long a write waits for another process's write to finish.
-    The file's directory must exist. One instance serves all threads of a process; a child process
-    created by ``fork`` gets fresh connections on first use.
+    ``pool_size``: connections kept open per engine, at least the threads that use the store at
+    once. The file's directory must exist. One instance serves all threads of a process; a child
+    process created by ``fork`` gets fresh connections on first use.
     """
+
+    # One indexed read of a local file: microseconds, and WAL readers wait for no writer.
+    quick_reads = True
 
     def __init__(
         self,
@@ -52,15 +63,61 @@ class SqliteTaskStore(SqlTaskStore):
         *,
         clock: Callable[[], float] = time.time,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        pool_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
         self.path = Path(path)
         self._busy_timeout = busy_timeout
+        self._turn = threading.RLock()
+        self._turn_pid = os.getpid()
+        self._group = GroupCommit(self, self._in_turn, self._write)
+        self._group_pid = os.getpid()
         super().__init__(
-            _engine(self.path, busy_timeout, begin="BEGIN IMMEDIATE"),
-            _engine(self.path, busy_timeout, begin="BEGIN"),
+            _engine(self.path, busy_timeout, pool_size, begin="BEGIN IMMEDIATE"),
+            _engine(self.path, busy_timeout, pool_size, begin="BEGIN"),
             describe=str(self.path),
             clock=clock,
         )
+
+    def create_task(self, task: NewTask, *, max_unfinished: int | None = None) -> TaskRecord:
+        """As :meth:`SqlTaskStore.create_task`; submissions of many threads at once share a
+        commit (see :mod:`kirin_api.store.group_commit`)."""
+        if self._group_pid != os.getpid():  # its lock may be inherited held through fork
+            self._group, self._group_pid = (
+                GroupCommit(self, self._in_turn, self._write),
+                os.getpid(),
+            )
+        return self._group.create(task, max_unfinished)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._in_turn(), super()._write() as conn:
+            yield conn
+
+    @contextmanager
+    def _write_statement(self) -> Iterator[Connection]:
+        with self._in_turn(), super()._write_statement() as conn:
+            yield conn
+
+    @contextmanager
+    def _in_turn(self) -> Iterator[None]:
+        """One writing thread of this process at a time.
+
+        SQLite has one writer; a thread that finds the lock taken sleeps in SQLite's busy handler
+        by growing steps (up to 100 ms) and tries again, so many threads of one process writing
+        at once mostly sleep while the lock is free. Waiting here instead hands the turn over the
+        moment the previous write commits; only other processes (workers) still meet the busy
+        handler. Re-entrant: a write may run inside another of the same thread."""
+        if self._turn_pid != os.getpid():  # a lock inherited through fork may be held forever
+            self._turn, self._turn_pid = threading.RLock(), os.getpid()
+        if not self._turn.acquire(timeout=self._busy_timeout):
+            raise StoreUnavailable(
+                f"the database {self.path} cannot be used: no turn to write in "
+                f"{self._busy_timeout:g} s"
+            )
+        try:
+            yield
+        finally:
+            self._turn.release()
 
     @contextmanager
     def _translate(self) -> Iterator[None]:
@@ -71,10 +128,24 @@ class SqliteTaskStore(SqlTaskStore):
             raise StoreUnavailable(f"the database {self.path} cannot be used: {error}") from error
 
 
-def _engine(path: Path, busy_timeout: float, *, begin: str) -> Engine:
-    """An engine on ``path`` whose transactions start with ``begin`` (pysqlite recipe)."""
+def _engine(path: Path, busy_timeout: float, pool_size: int, *, begin: str) -> Engine:
+    """An engine on ``path`` whose transactions start with ``begin`` (pysqlite recipe).
+
+    Its pool keeps ``pool_size`` connections open for good, so that a request reuses one: opening
+    a connection runs the PRAGMAs of the connect hook, which under load cost more than the query.
+    Past ``pool_size`` up to as many again are opened and closed when returned (a burst of
+    threads); past that a thread waits for one up to ``busy_timeout`` (then StoreUnavailable).
+    ``check_same_thread`` is off because a pooled connection serves one thread at a time, but not
+    always the same one (the pool's own contract).
+    """
     url = URL.create("sqlite+pysqlite", database=str(path))
-    engine = create_engine(url, connect_args={"timeout": busy_timeout})
+    engine = create_engine(
+        url,
+        connect_args={"timeout": busy_timeout, "check_same_thread": False},
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=busy_timeout,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -1,0 +1,100 @@
+"""The reads of every API request (a key's account, one task, a page of tasks) without
+SQLAlchemy's execution machinery.
+
+Executing a statement through a SQLAlchemy ``Connection`` (events, a transaction object,
+``BEGIN``/``COMMIT``, result processing) costs about a hundred microseconds of Python per read;
+the query itself, on an index, a few. These reads are each one ``SELECT``: one statement is its
+own consistent snapshot on both databases (SQLite in autocommit mode; PostgreSQL's statement
+snapshot), so they need no transaction around them. :class:`FastReads` compiles each statement of
+:mod:`kirin_api.store.queries` once for the engine's dialect, then runs it on a pooled DBAPI
+connection (the same pool, the same connect and checkout hooks) and hands rows over as mappings
+to the same record builders.
+
+Errors: the driver's own errors (``sqlite3.Error``, ``psycopg.Error``) are raised as SQLAlchemy's
+``DBAPIError`` family (``OperationalError`` ...), the same way SQLAlchemy would, so the store's
+``_translate`` turns them into :class:`~kirin_api.store.base.StoreUnavailable`; a connection the
+driver says is broken is invalidated, not returned to the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Engine, exc
+from sqlalchemy.sql import Select
+
+
+class CompiledRead:
+    """One ``SELECT`` compiled for one dialect: its SQL text, how to order its parameters, and
+    the names of its columns."""
+
+    def __init__(self, statement: Select[Any], engine: Engine) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self._order: Sequence[str] | None = (
+            list(compiled.positiontup or []) if engine.dialect.positional else None
+        )
+        self.columns = tuple(str(column.key) for column in statement.selected_columns)
+        # Parameters the dialect adds with a value of its own (SQLite's ``OFFSET 0``).
+        self._defaults = dict(compiled.params)
+
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+        merged = {**self._defaults, **values}
+        if self._order is None:
+            return merged
+        return [merged[name] for name in self._order]
+
+
+class FastReads:
+    """Runs :class:`CompiledRead` statements on ``engine``'s pool (see the module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._compiled: dict[int, CompiledRead] = {}
+        self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        self._autocommit = engine.dialect.name == "postgresql"
+
+    def rows(self, statement: Select[Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The rows of ``statement`` with ``values`` bound, as column name -> value."""
+        compiled = self._compiled.get(id(statement))
+        if compiled is None:
+            # Keyed by identity: the statements are module constants, built once.
+            compiled = self._compiled[id(statement)] = CompiledRead(statement, self._engine)
+        try:
+            connection = self._engine.raw_connection()
+        except self._dbapi_error as error:  # no connection could be made (the server is down)
+            raise self._wrap(compiled, error) from error
+        try:
+            # psycopg outside autocommit would send BEGIN before the SELECT and need a ROLLBACK
+            # after it: three round trips for one. Set locally, without a round trip, and put
+            # back before the connection returns to the pool. (SQLite's connections are in
+            # autocommit mode already: see kirin_api.store.sqlite.)
+            autocommit = self._autocommit and not connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+            if autocommit:
+                connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+            try:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(compiled.sql, compiled.parameters(values))
+                    fetched = cursor.fetchall()
+                finally:
+                    cursor.close()
+            finally:
+                if autocommit:
+                    connection.dbapi_connection.autocommit = False  # type: ignore[union-attr]
+        except self._dbapi_error as error:
+            if self._engine.dialect.is_disconnect(
+                cast(Any, error), connection.dbapi_connection, cursor=None
+            ):
+                connection.invalidate(error)
+            raise self._wrap(compiled, error) from error
+        finally:
+            connection.close()  # back to the pool (or discarded, if invalidated)
+        return [dict(zip(compiled.columns, row, strict=True)) for row in fetched]
+
+    def _wrap(self, compiled: CompiledRead, error: Exception) -> exc.StatementError:
+        """The driver's error as SQLAlchemy would raise it (``OperationalError`` ...)."""
+        return exc.DBAPIError.instance(
+            compiled.sql, None, error, self._dbapi_error, dialect=self._engine.dialect
+        )
