@@ -25,6 +25,7 @@ from kirin_api.store.base import Account, TaskRecord
 router = APIRouter(prefix="/model/v1", tags=["generation"])
 # The poll hint: a preview task takes seconds; a GPU task takes minutes but reports progress.
 POLL_AFTER_SECONDS = 1
+DEFAULT_LIST_LIMIT = 20
 CurrentAccount = Annotated[Account, Depends(authenticate)]
 DIALECT = "kirin"
 
@@ -42,7 +43,7 @@ def _create_body_schema() -> dict[str, Any]:
     }
 
 
-def _answer(request: Request, task: TaskRecord) -> dict[str, Any]:
+def answer(request: Request, task: TaskRecord) -> dict[str, Any]:
     return _answers(request, [task])[0]
 
 
@@ -72,7 +73,7 @@ async def create_task(
     if wait is not None:
         task = await wait_for_finish(request, account, task, wait)
         response.headers["Preference-Applied"] = f"wait={wait}"
-    return _answer(request, task)
+    return answer(request, task)
 
 
 @router.get("/generation/task/{task_id}", summary="Get one task (poll this)")
@@ -83,19 +84,42 @@ async def get_task(
     task = await tasks_service.get(tasks_service.context_of(request), account, task_id)
     if not task.status.finished:
         response.headers["Retry-After"] = str(POLL_AFTER_SECONDS)
-    return _answer(request, task)
+    return answer(request, task)
 
 
 @router.get("/generation/tasks", summary="List the account's tasks, newest first")
 async def list_tasks(
     request: Request,
     account: CurrentAccount,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[int, Query(ge=1, le=100)] = DEFAULT_LIST_LIMIT,
     cursor: str | None = None,
     status: str | None = None,
     model: str | None = None,
     external_task_id: str | None = None,
 ) -> dict[str, Any]:
+    return await list_answer(
+        request,
+        account,
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        model=model,
+        external_task_id=external_task_id,
+    )
+
+
+async def list_answer(
+    request: Request,
+    account: Account,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: str | None,
+    model: str | None,
+    external_task_id: str | None,
+) -> dict[str, Any]:
+    """The list object of a validated ``limit`` and the other filters as given (checked here);
+    also what :mod:`kirin_api.server.fast_reads_route` answers."""
     status_filter = None
     if status is not None:
         try:
@@ -128,4 +152,4 @@ async def list_tasks(
 @router.post("/generation/task/{task_id}/cancel", summary="Cancel a task that has not finished")
 async def cancel_task(task_id: str, request: Request, account: CurrentAccount) -> dict[str, Any]:
     task = await tasks_service.cancel(tasks_service.context_of(request), account, task_id)
-    return _answer(request, task)
+    return answer(request, task)

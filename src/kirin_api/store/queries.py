@@ -56,6 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
+from kirin_api import fastjson
 from kirin_api.contract.errors import InvalidParameter
 from kirin_api.contract.status import TaskStatus
 from kirin_api.store.base import (
@@ -1044,7 +1045,7 @@ def _dump(value: Mapping[str, Any]) -> str:
 
 
 def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else fastjson.loads(text)
 
 
 def account_record(row: Row[Any]) -> Account:
