@@ -14,7 +14,7 @@ from kirin_api.server.context import ServerContext
 from kirin_api.server.dialects import all_dialects
 from kirin_api.server.docs_pages import install_docs_pages
 from kirin_api.server.errors import install_error_handlers
-from kirin_api.server.fast_reads_route import FastTaskReads
+from kirin_api.server.fast_task_routes import FastTaskRoutes
 from kirin_api.server.openapi import install_openapi
 from kirin_api.server.request_ids import RequestIdMiddleware
 
@@ -53,8 +53,8 @@ def create_app(context: ServerContext) -> FastAPI:
     app.include_router(routes_console.router)
     install_openapi(app)
     install_docs_pages(app)
-    # Inside the request ids (added first = nearer the routes): the polled reads' fast path.
-    app.add_middleware(FastTaskReads, fastapi_app=app)
+    # Inside the request ids (added first = nearer the routes): the busiest task routes' fast path.
+    app.add_middleware(FastTaskRoutes, fastapi_app=app)
     app.add_middleware(RequestIdMiddleware, access_log=context.access_log)
     return app
 

@@ -65,15 +65,26 @@ async def create_task(
 ) -> dict[str, Any]:
     """With ``Prefer: wait=N`` (N <= 60), answers once the task has finished or N seconds have
     passed, with ``Preference-Applied: wait=N``."""
+    body, headers = await create_answer(request, account)
+    response.headers.update(headers)
+    return body
+
+
+async def create_answer(
+    request: Request, account: Account
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The created task's object and the answer's headers (also what
+    :mod:`kirin_api.server.fast_task_routes` answers)."""
     context = tasks_service.context_of(request)
     body = await tasks_service.read_json(request, context.max_body_bytes)
     body = vtrix_cli.unwrap_input_envelope(body)
     task = await tasks_service.submit(context, account, body, dialect=DIALECT)
+    headers = {}
     wait = preferred_wait(request)
     if wait is not None:
         task = await wait_for_finish(request, account, task, wait)
-        response.headers["Preference-Applied"] = f"wait={wait}"
-    return answer(request, task)
+        headers["Preference-Applied"] = f"wait={wait}"
+    return answer(request, task), headers
 
 
 @router.get("/generation/task/{task_id}", summary="Get one task (poll this)")
@@ -119,7 +130,7 @@ async def list_answer(
     external_task_id: str | None,
 ) -> dict[str, Any]:
     """The list object of a validated ``limit`` and the other filters as given (checked here);
-    also what :mod:`kirin_api.server.fast_reads_route` answers."""
+    also what :mod:`kirin_api.server.fast_task_routes` answers."""
     status_filter = None
     if status is not None:
         try:

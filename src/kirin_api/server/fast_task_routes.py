@@ -1,18 +1,19 @@
-"""The two routes clients poll, answered without FastAPI's per-request machinery.
+"""The busiest task routes, answered without FastAPI's per-request machinery.
 
 ``GET /model/v1/generation/task/{task_id}`` and ``GET /model/v1/generation/tasks`` are what a
-polling client sends many times a second. Under load, FastAPI's handling of them (its router,
-exception and exit-stack middleware, dependency solving, parameter validation and serialising
-the returned dict through pydantic) took more time than the work itself: the key checked, one
-indexed read, the object built (profiled with py-spy; docs/benchmarks.md).
+polling client sends many times a second; ``POST /model/v1/generation`` what a busy one sends.
+Under load, FastAPI's handling of them (its router, exception and exit-stack middleware,
+dependency solving, parameter validation and serialising the returned dict through pydantic)
+took more time than the work itself: the key checked, one indexed read, the object built
+(profiled with py-spy; docs/benchmarks.md).
 
 This middleware sits inside :class:`~kirin_api.server.request_ids.RequestIdMiddleware` (request
-ids, metrics and the access log as for every request) and answers those two routes itself when
-the request is the plain, common case; everything else goes on to FastAPI unchanged, so the
-routes stay declared there (the OpenAPI document, HEAD, the Vtrix CLI's shapes, parameters that
-need validating). What it answers is what the FastAPI route answers: the same functions make
-the account, the read and the task objects, and an error is answered by the app's own exception
-handler for it (the same envelope, status and headers).
+ids, metrics and the access log as for every request) and answers those routes itself in the
+plain case; anything else goes on to FastAPI unchanged, and the routes stay declared there (the
+OpenAPI document, HEAD, the Vtrix CLI's reads, a ``limit`` that needs validating). What it
+answers is what the FastAPI route answers: the same functions make the account, the submission,
+the read and the task objects, and an error is answered by the app's own exception handler for
+it (the same envelope, status and headers).
 """
 
 from __future__ import annotations
@@ -37,18 +38,25 @@ _PLAIN_LIMIT = re.compile(r"^[1-9][0-9]{0,2}$")
 _MAX_LIMIT = 100
 
 
-class FastTaskReads:
+class FastTaskRoutes:
     def __init__(self, app: ASGIApp, *, fastapi_app: FastAPI) -> None:
         self.app = app
         self.fastapi_app = fastapi_app
         self._get_route = _route_named(routes_tasks.get_task.__name__)
         self._list_route = _route_named(routes_tasks.list_tasks.__name__)
+        self._create_route = _route_named(routes_tasks.create_task.__name__, "POST")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or scope.get("root_path"):
+        if scope["type"] != "http" or scope.get("root_path"):
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        if scope["method"] == "POST" and path == self._create_route.path:
+            await self._serve(self._create_route, {}, scope, receive, send)
+            return
+        if scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
         if path == self._list_route.path:
             await self._serve(self._list_route, {}, scope, receive, send)
             return
@@ -72,7 +80,7 @@ class FastTaskReads:
         scope["route"] = route
         scope["path_params"] = path_params
         request = Request(scope, receive)
-        if vtrix_cli.is_cli_request(request):
+        if route is not self._create_route and vtrix_cli.is_cli_request(request):
             # The CLI's own task shape and envelope: FastAPI's route does that.
             await self.app(scope, receive, send)
             return
@@ -81,7 +89,12 @@ class FastTaskReads:
             await self.app(scope, receive, send)
             return
         try:
-            response = await (self._get(request) if limit is None else self._list(request, limit))
+            if route is self._create_route:
+                response = await self._create(request)
+            elif limit is None:
+                response = await self._get(request)
+            else:
+                response = await self._list(request, limit)
         except Exception as exc:
             handler = _handler_for(self.fastapi_app, exc)
             if handler is None:
@@ -97,6 +110,11 @@ class FastTaskReads:
         if not task.status.finished:
             headers = {"Retry-After": str(routes_tasks.POLL_AFTER_SECONDS)}
         return _json(routes_tasks.answer(request, task), headers)
+
+    async def _create(self, request: Request) -> Response:
+        account = await authenticate(request)
+        body, headers = await routes_tasks.create_answer(request, account)
+        return _json(body, headers)
 
     async def _list(self, request: Request, limit: int) -> Response:
         account = await authenticate(request)
@@ -130,12 +148,12 @@ def _json(body: Any, headers: dict[str, str] | None) -> Response:
     return Response(fastjson.dumps(body), media_type="application/json", headers=headers)
 
 
-def _route_named(name: str) -> APIRoute:
+def _route_named(name: str, method: str = "GET") -> APIRoute:
     # The router's own route (its path is the full template: the router has the prefix).
     for route in routes_tasks.router.routes:
-        if isinstance(route, APIRoute) and route.name == name and "GET" in (route.methods or ()):
+        if isinstance(route, APIRoute) and route.name == name and method in (route.methods or ()):
             return route
-    raise LookupError(f"no GET route named {name!r}")
+    raise LookupError(f"no {method} route named {name!r}")
 
 
 def _handler_for(app: FastAPI, exc: Exception) -> Any:

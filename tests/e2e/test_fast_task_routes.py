@@ -1,5 +1,5 @@
-"""The polled reads (GET one task, the list) are answered by server/fast_reads_route.py when the
-request is the plain case, by FastAPI's routes otherwise: both must answer the same."""
+"""GET one task, the list and POST a task are answered by server/fast_task_routes.py in the
+plain case, by FastAPI's routes otherwise: both must answer the same."""
 
 from __future__ import annotations
 
@@ -32,6 +32,13 @@ def test_the_fast_path_answers_as_the_framework_routes_do(fresh_kirin: Kirin) ->
             for i in range(3)
         ]
         other_id = other.post("/model/v1/generation", json=T2V).json()["id"]
+        # Submission errors as the route answers them.
+        refused = client.post("/model/v1/generation", json={**T2V, "duration": 7})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "invalid_parameter"
+        taken = client.post("/model/v1/generation", json={**T2V, "external_task_id": "e1"})
+        assert taken.status_code == 409
+        assert "x-request-id" in taken.headers
 
         # "limit=03" is valid but not in the plain form: FastAPI's route answers it.
         fast = client.get(TASKS, params={"limit": "3"})
@@ -72,3 +79,4 @@ def test_the_fast_path_answers_as_the_framework_routes_do(fresh_kirin: Kirin) ->
     # Metrics name the route template, whichever path answered.
     assert _requests_counted(fresh_kirin, "/model/v1/generation/task/{task_id}") >= 5
     assert _requests_counted(fresh_kirin, TASKS) >= 5
+    assert _requests_counted(fresh_kirin, "/model/v1/generation") >= 6
