@@ -91,12 +91,10 @@ async def submit(
         context.url_secret,
         allow_private=context.allow_private_networks,
     )
-    if has_checks(
-        validated, context.url_secret
-    ):  # decoding images, reading uploads and elements: off the loop
-        await run_in_threadpool(checks)
-    else:  # only addresses and the relations between URL media: pure and quick, no thread trip
-        checks()
+    if has_checks(validated, context.url_secret):
+        await run_in_threadpool(checks)  # decoding images, reading uploads and elements
+    else:
+        checks()  # addresses and the relations between URL media: pure and quick, no thread
     new = NewTask(
         id=new_task_id(),
         account_id=account.id,
