@@ -4,6 +4,7 @@ requests and tasks can be followed by their ids."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from tests.e2e.harness import Kirin, wait_for
@@ -35,6 +36,11 @@ def test_json_logs_carry_request_ids_accounts_and_tasks(kirin: Kirin) -> None:
     assert create[-1]["route"] == "/model/v1/generation"
     assert create[-1]["status"] == 200
     assert create[-1]["account_id"].startswith("acct_")
+    # A request's line is written once its answer has been sent: give it a moment to land.
+    deadline = time.monotonic() + 5
+    while not any(line.get("request_id") == made for line in lines) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        lines = _lines(kirin)
     assert any(line.get("request_id") == made and line.get("status") == 404 for line in lines)
     worked = [line for line in lines if line.get("task_id") == task["id"]]
     assert any("completed" in line["message"] for line in worked)
