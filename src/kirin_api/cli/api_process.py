@@ -77,9 +77,12 @@ def app_from_environment() -> FastAPI:
     """The app of one of N API processes (uvicorn's factory): the settings are the environment
     that ``kirin serve`` resolved its flags into before it started them."""
     from kirin_api.server.app import create_app
+    from kirin_api.server.heap import freeze_startup_heap
 
     setup_logging()
     chain_exit_signals()
     settings = Settings()
     store = build_store(settings)
-    return create_app(build_context(settings, store, build_storage(settings)))
+    app = create_app(build_context(settings, store, build_storage(settings)))
+    freeze_startup_heap()
+    return app

@@ -103,10 +103,12 @@ def serve(
     try:
         if context is not None:
             from kirin_api.server.app import create_app
+            from kirin_api.server.heap import freeze_startup_heap
 
             server = StoppingServer(
                 uvicorn.Config(create_app(context), host=host, port=port, **logging_options)
             )
+            freeze_startup_heap()
             ready: Callable[[], bool] = lambda: bool(server.started)  # noqa: E731
             threading.Thread(
                 target=_announce, args=(ready, settings, _own_url(host, port)), daemon=True
