@@ -18,12 +18,13 @@ __all__ = ["dumps", "loads"]
 # writing every digit as "0" and looking for the runs: a regular expression took several times
 # longer than the parse itself on a task's columns (the hot path of every task read).
 _DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
-_LONG_RUNS = (b"0" * 20, b"-" + b"0" * 19)
+_TWENTY_DIGITS = b"0" * 20
+_NEGATIVE_NINETEEN_DIGITS = b"-" + b"0" * 19
 
 
 def _has_long_integer(text: str) -> bool:
     shape = text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZEROS)
-    return any(run in shape for run in _LONG_RUNS)
+    return _TWENTY_DIGITS in shape or _NEGATIVE_NINETEEN_DIGITS in shape
 
 
 def loads(text: str) -> Any:

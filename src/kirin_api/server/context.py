@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ from kirin_api.server.key_cache import KeyCache
 from kirin_api.server.ratelimit import RateLimiter
 from kirin_api.storage.base import BlobStorage
 from kirin_api.store.base import TaskStore
+from kirin_api.views import ResultLinks
 
 
 @dataclass(frozen=True)
@@ -52,3 +54,13 @@ class ServerContext:
     api_threads: int = 16
     # API key -> account for up to a second (the revocation delay; see key_cache).
     key_cache: KeyCache = field(default_factory=KeyCache)
+
+    @functools.cached_property
+    def result_links(self) -> ResultLinks:
+        """How this server's result URLs are made (built once: every task object uses it)."""
+        return ResultLinks(
+            storage=self.storage,
+            url_secret=self.url_secret,
+            url_ttl_seconds=self.url_ttl_seconds,
+            public_url=self.public_url,
+        )

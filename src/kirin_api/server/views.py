@@ -14,12 +14,7 @@ from kirin_api.store.base import Element, TaskRecord
 
 
 def result_links(context: ServerContext) -> views.ResultLinks:
-    return views.ResultLinks(
-        storage=context.storage,
-        url_secret=context.url_secret,
-        url_ttl_seconds=context.url_ttl_seconds,
-        public_url=context.public_url,
-    )
+    return context.result_links
 
 
 def result_url(context: ServerContext, base_url: str, key: str) -> str:

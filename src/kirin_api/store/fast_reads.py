@@ -18,11 +18,16 @@ driver says is broken is invalidated, not returned to the pool.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, exc
 from sqlalchemy.sql import Select
+
+T = TypeVar("T")
+# Records kept per builder (see FastReads.records): a polled page is 20 rows; past this many the
+# memo starts again empty, which bounds its memory (a few MB) against a scan of many tasks.
+MEMO_ROWS = 4096
 
 
 class CompiledRead:
@@ -54,9 +59,48 @@ class FastReads:
         self._compiled: dict[int, CompiledRead] = {}
         self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._autocommit = engine.dialect.name == "postgresql"
+        self._memos: dict[Callable[..., Any], dict[Hashable, Any]] = {}
 
     def rows(self, statement: Select[Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The rows of ``statement`` with ``values`` bound, as column name -> value."""
+        compiled, fetched = self._fetch(statement, values)
+        return [dict(zip(compiled.columns, row, strict=True)) for row in fetched]
+
+    def records(
+        self,
+        statement: Select[Any],
+        values: Mapping[str, Any],
+        build: Callable[[Mapping[str, Any]], T],
+    ) -> list[T]:
+        """``build(row)`` for each row, the same record again while a row is unchanged.
+
+        A polling client reads the same rows over and over (a finished task never changes), and
+        building a record (decoding its JSON columns) cost more than the read. The memo's key is
+        the whole row as the driver returned it, so any change to any column is a new record:
+        it can never answer a stale one. ``build`` must be a pure function of the row, and its
+        records immutable (TaskRecord: frozen, and no code changes its dicts in place).
+        """
+        compiled, fetched = self._fetch(statement, values)
+        memo = self._memos.setdefault(build, {})
+        records: list[T] = []
+        for row in fetched:
+            key = tuple(row)
+            try:
+                record: T | None = memo.get(key)
+            except TypeError:  # a value the driver returns unhashable (a JSON column as a dict)
+                records.append(build(dict(zip(compiled.columns, row, strict=True))))
+                continue
+            if record is None:
+                record = build(dict(zip(compiled.columns, row, strict=True)))
+                if len(memo) >= MEMO_ROWS:
+                    memo.clear()
+                memo[key] = record
+            records.append(record)
+        return records
+
+    def _fetch(
+        self, statement: Select[Any], values: Mapping[str, Any]
+    ) -> tuple[CompiledRead, Sequence[Sequence[Any]]]:
         compiled = self._compiled.get(id(statement))
         if compiled is None:
             # Keyed by identity: the statements are module constants, built once.
@@ -91,7 +135,7 @@ class FastReads:
             raise self._wrap(compiled, error) from error
         finally:
             connection.close()  # back to the pool (or discarded, if invalidated)
-        return [dict(zip(compiled.columns, row, strict=True)) for row in fetched]
+        return compiled, fetched
 
     def _wrap(self, compiled: CompiledRead, error: Exception) -> exc.StatementError:
         """The driver's error as SQLAlchemy would raise it (``OperationalError`` ...)."""

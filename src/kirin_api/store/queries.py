@@ -306,14 +306,13 @@ _SELECT_PAGE = (
 
 def read_task(reads: FastReads, account_id: str, task_id: str) -> TaskRecord | None:
     """:func:`select_task` as a fast read (see :mod:`.fast_reads`)."""
-    rows = reads.rows(_SELECT_TASK, {"task_id": task_id, "account_id": account_id})
-    return task_of(rows[0]) if rows else None
+    records = reads.records(_SELECT_TASK, {"task_id": task_id, "account_id": account_id}, task_of)
+    return records[0] if records else None
 
 
 def read_task_page(reads: FastReads, account_id: str, limit: int) -> list[TaskRecord]:
     """The newest ``limit`` tasks of the account (no filter, no cursor), as a fast read."""
-    rows = reads.rows(_SELECT_PAGE, {"account_id": account_id, "page_limit": limit})
-    return [task_of(row) for row in rows]
+    return reads.records(_SELECT_PAGE, {"account_id": account_id, "page_limit": limit}, task_of)
 
 
 def select_task(conn: Connection, account_id: str, task_id: str) -> TaskRecord | None:

@@ -164,6 +164,38 @@ def test_create_and_get_scoped_by_account(
     assert store.get_task(account_id, "task_nope") is None
 
 
+def test_repeated_reads_follow_every_change(
+    store: TaskStore, clock: FakeClock, account_id: str
+) -> None:
+    # Reads may reuse the record of an unchanged row (kirin_api.store.fast_reads): every change
+    # of any column must still be seen, by a single read and by a page, with the clock frozen
+    # (so updated_at alone cannot tell the versions apart).
+    task = new_task(store, clock, account_id)
+
+    def both() -> tuple[TaskRecord, TaskRecord]:
+        one = store.get_task(account_id, task.id)
+        assert one is not None
+        page = store.list_tasks(account_id, limit=5).tasks
+        assert page == [one]
+        return one, page[0]
+
+    assert both() == (task, task)
+    claimed = store.claim("w1", [T2V], LEASE, 3)
+    assert claimed is not None
+    assert [r.status for r in both()] == [TaskStatus.PROCESSING] * 2
+    leased = both()[0].lease_expires_at
+    clock.advance(1)
+    store.heartbeat(task.id, claimed.attempt, 0.5, LEASE)
+    assert [(r.progress, r.lease_expires_at != leased) for r in both()] == [(0.5, True)] * 2
+    store.request_cancel(account_id, task.id)
+    assert [r.cancel_requested for r in both()] == [True, True]
+    assert store.complete(task.id, claimed.attempt, {"video": "v.mp4"}, "0.1", {"seed": 2**64})
+    for record in both():
+        assert record.status is TaskStatus.COMPLETED
+        assert record.result == {"video": "v.mp4"}
+        assert record.metadata == {"seed": 2**64}  # past 64 bits: read exactly
+
+
 def test_duplicate_external_id(store: TaskStore, clock: FakeClock, account_id: str) -> None:
     new_task(store, clock, account_id, external_task_id="ext-1")
     with pytest.raises(DuplicateExternalId):
