@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,10 @@ class Settings(BaseSettings):
     # Threads per API process that run database calls; each process keeps as many pooled
     # connections open (plus a few for its background threads). See docs/operations.md.
     api_threads: int = Field(default=16, ge=1, le=256)
+    # The API processes' event loop. The standard library's takes in a burst of new connections
+    # at once; uvloop, under load, one per turn of the loop (each then waits for every request in
+    # flight), for no gain in requests per second here (docs/benchmarks.md).
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
     allow_private_networks: bool = False
     webhook_retry_schedule: str = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     engines_file: Path | None = None

@@ -94,19 +94,14 @@ def serve(
     ).start(stop_deliveries)
     supervisor = WorkerSupervisor(settings.workers, env)
     supervisor.start()
-    logging_options: dict[str, Any] = {
-        "log_level": _uvicorn_log_level(),
-        # With JSON logs our middleware writes one line a request (with its id).
-        "access_log": not json_logs(),
-        "log_config": None if json_logs() else uvicorn.config.LOGGING_CONFIG,
-    }
+    uvicorn_options = _uvicorn_options(settings)
     try:
         if context is not None:
             from kirin_api.server.app import create_app
             from kirin_api.server.heap import freeze_startup_heap
 
             server = StoppingServer(
-                uvicorn.Config(create_app(context), host=host, port=port, **logging_options)
+                uvicorn.Config(create_app(context), host=host, port=port, **uvicorn_options)
             )
             freeze_startup_heap()
             ready: Callable[[], bool] = lambda: bool(server.started)  # noqa: E731
@@ -128,13 +123,30 @@ def serve(
                 host=host,
                 port=port,
                 workers=settings.api_processes,
-                **logging_options,
+                **uvicorn_options,
             )
     finally:
         stop_deliveries.set()
         supervisor.stop()
         if rate_limit_file is not None:
             rate_limit_file.unlink(missing_ok=True)
+
+
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What every API process's uvicorn is given besides the app, host and port."""
+    return {
+        "loop": settings.event_loop,
+        "log_level": _uvicorn_log_level(),
+        # With JSON logs our middleware writes one line a request (with its id).
+        "access_log": not json_logs(),
+        "log_config": None if json_logs() else _uvicorn_logging_config(),
+    }
+
+
+def _uvicorn_logging_config() -> dict[str, Any]:
+    from uvicorn.config import LOGGING_CONFIG  # uvicorn is imported only when serving
+
+    return LOGGING_CONFIG
 
 
 def _uvicorn_log_level() -> str:
