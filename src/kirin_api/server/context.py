@@ -9,6 +9,7 @@ from kirin_api.contract.keypairs import SecretSealer
 from kirin_api.contract.pricing import PricingTable
 from kirin_api.server.key_cache import KeyCache
 from kirin_api.server.ratelimit import RateLimiter
+from kirin_api.server.submission_batch import SubmissionBatcher
 from kirin_api.storage.base import BlobStorage
 from kirin_api.store.base import TaskStore
 
@@ -52,3 +53,8 @@ class ServerContext:
     api_threads: int = 16
     # API key -> account for up to a second (the revocation delay; see key_cache).
     key_cache: KeyCache = field(default_factory=KeyCache)
+    # Creates submitted tasks in batches, on ``store``.
+    submissions: SubmissionBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "submissions", SubmissionBatcher(self.store))

@@ -263,9 +263,18 @@ def revoke_api_key(conn: Connection, key_id: str, now: float) -> ApiKey | None:
 # --- tasks, as the API sees them -------------------------------------------------------------
 
 
-def insert_task(conn: Connection, task: NewTask) -> TaskRecord:
-    """Insert a pending task; the (account_id, external_task_id) constraint may refuse it."""
-    values = dict(
+def insert_task_unless_duplicate(conn: Connection, task: NewTask) -> TaskRecord | None:
+    """Insert a pending task; None, and nothing inserted, when the account already has a task
+    with its ``external_task_id``. No error is raised for that, so the transaction goes on
+    (PostgreSQL aborts a transaction on an error, and a savepoint around each insert would cost
+    two round trips more)."""
+    row = conn.execute(_insert_task_statement(conn.dialect.name), _task_values(task))
+    found = row.one_or_none()
+    return None if found is None else task_record(found)
+
+
+def _task_values(task: NewTask) -> dict[str, Any]:
+    return dict(
         id=task.id,
         account_id=task.account_id,
         model=task.model,
@@ -282,14 +291,16 @@ def insert_task(conn: Connection, task: NewTask) -> TaskRecord:
         reserved_cost=task.reserve,
         dialect=task.dialect,
     )
-    return task_record(conn.execute(_insert_task_statement(conn.dialect.name), values).one())
 
 
 @functools.cache
 def _insert_task_statement(dialect: str) -> Insert:
-    """``INSERT INTO tasks ... RETURNING *`` of the dialect, built once; values are bound."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(tasks).returning(*tasks.c)
+    """``INSERT INTO tasks ... ON CONFLICT (account_id, external_task_id) DO NOTHING RETURNING *``
+    of the dialect, built once; values are bound. A NULL external id never conflicts."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(tasks)
+    return insert.on_conflict_do_nothing(
+        index_elements=[tasks.c.account_id, tasks.c.external_task_id]
+    ).returning(*tasks.c)
 
 
 _SELECT_TASK = select(tasks).where(
