@@ -305,7 +305,7 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
         try:
             with self._write() as conn:
                 return task_admission.create_batch(conn, submissions, self._enqueue)
-        except exc.IntegrityError as error:  # not a duplicate external id: a bug or a broken file
+        except exc.IntegrityError as error:  # only under a broken lock or file
             raise StoreError(f"tasks cannot be stored: {error.orig}") from error
 
     @staticmethod
