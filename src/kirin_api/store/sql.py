@@ -25,7 +25,8 @@ connections are checked without a round trip (see :mod:`kirin_api.store.postgres
 
 Errors: SQLAlchemy's ``OperationalError``/``InterfaceError``/``DatabaseError`` and a pool that
 times out become :class:`StoreUnavailable` (503); ``IntegrityError`` is handled where it can
-happen (a duplicate ``external_task_id`` becomes :class:`DuplicateExternalId`).
+happen (a duplicate ``external_task_id`` is found before the insert, under the account's lock:
+:class:`DuplicateExternalId`, see :mod:`kirin_api.store.task_admission`).
 """
 
 from __future__ import annotations
