@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 
@@ -56,9 +57,8 @@ class ServerContext:
     key_cache: KeyCache = field(default_factory=KeyCache)
     # Threads that create submitted tasks, a batch each; the store's pool holds as many more.
     submission_threads: int = SUBMISSION_THREADS
-    # Creates submitted tasks in batches, on ``store``.
-    submissions: SubmissionBatcher = field(init=False)
 
-    def __post_init__(self) -> None:
-        batcher = SubmissionBatcher(self.store, threads=self.submission_threads)
-        object.__setattr__(self, "submissions", batcher)
+    @functools.cached_property
+    def submissions(self) -> SubmissionBatcher:
+        """Creates submitted tasks in batches, on ``store`` (built once)."""
+        return SubmissionBatcher(self.store, threads=self.submission_threads)

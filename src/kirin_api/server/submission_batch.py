@@ -102,15 +102,15 @@ class SubmissionBatcher:
 
     async def _run(self, batch: list[_Waiting]) -> None:
         submissions = [w.submission for w in batch]
+        loop = asyncio.get_running_loop()
+        outcomes: Sequence[TaskRecord | BaseException]
         try:
-            outcomes: Sequence[
-                TaskRecord | BaseException
-            ] = await asyncio.get_running_loop().run_in_executor(
+            outcomes = await loop.run_in_executor(
                 self._executor_now(), self._store.create_tasks, submissions
             )
         except StoreError as error:  # the transaction failed: nothing of the batch was stored
             outcomes = [_each(error) for _ in batch]
-        except Exception as error:  # a bug: each request answers it as its own
+        except Exception as error:  # a bug: every request of the batch answers it (500)
             outcomes = [error] * len(batch)
         for waiting, outcome in zip(batch, outcomes, strict=True):
             if waiting.future.done():  # its request went away meanwhile
