@@ -14,13 +14,17 @@ from kirin_api.store import TaskStore, open_store
 # Threads of a process that use the store beside the API's threadpool: callback deliveries,
 # the watchdog, and a spare.
 BACKGROUND_THREADS = 4
+# Threads of an API process that create submitted tasks, a batch each (server/submission_batch).
+SUBMISSION_THREADS = 4
 
 
 def build_store(settings: Settings) -> TaskStore:
-    """The store, migrated, its pool sized for the API's threads and the background ones."""
+    """The store, migrated, its pool sized for the API's threads, its submission threads and the
+    background ones."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(
-        settings.resolved_database_url, pool_size=settings.api_threads + BACKGROUND_THREADS
+        settings.resolved_database_url,
+        pool_size=settings.api_threads + SUBMISSION_THREADS + BACKGROUND_THREADS,
     )
     store.migrate()
     return store

@@ -66,5 +66,6 @@ def _lifespan(context: ServerContext) -> Callable[[FastAPI], AbstractAsyncContex
         # the store's pool size, so that no thread waits for a connection (docs/operations.md).
         anyio.to_thread.current_default_thread_limiter().total_tokens = context.api_threads
         yield
+        context.submissions.close()
 
     return lifespan

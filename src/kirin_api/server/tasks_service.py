@@ -107,9 +107,7 @@ async def submit(
         dialect=dialect,
     )
     try:
-        return await run_in_threadpool(
-            lambda: context.store.create_task(new, max_unfinished=context.max_unfinished)
-        )
+        return await context.submissions.create(new, context.max_unfinished)
     except InsufficientFunds as short:
         raise InsufficientBalance(f"insufficient balance: {short}; top the account up") from None
     except TooManyUnfinished as busy:

@@ -105,6 +105,15 @@ class NewTask:
 
 
 @dataclass(frozen=True)
+class Submission:
+    """A task to create, and the unfinished-task limit that applies unless its account has one
+    (see :meth:`TaskStore.create_tasks`)."""
+
+    task: NewTask
+    max_unfinished: int | None = None
+
+
+@dataclass(frozen=True)
 class TaskRecord:
     id: str
     account_id: str
@@ -266,6 +275,12 @@ class TaskStore(UploadStore, TaskWatchStore, Protocol):
         """Insert a pending task, holding ``task.reserve`` of its account's balance. Raises
         :class:`DuplicateExternalId`, :class:`TooManyUnfinished` (the account's own limit, else
         ``max_unfinished``), :class:`InsufficientFunds`; all checked in one transaction."""
+        ...
+
+    def create_tasks(self, submissions: Sequence[Submission]) -> list[TaskRecord | StoreError]:
+        """``create_task`` of each submission, all in one transaction: for each, in order, its
+        record or its refusal (returned, not raised), admitted as if created one after another.
+        Raises (and stores none) only if the transaction fails: :class:`StoreUnavailable`."""
         ...
 
     def get_task(self, account_id: str, task_id: str) -> TaskRecord | None:

@@ -263,9 +263,44 @@ def revoke_api_key(conn: Connection, key_id: str, now: float) -> ApiKey | None:
 # --- tasks, as the API sees them -------------------------------------------------------------
 
 
-def insert_task(conn: Connection, task: NewTask) -> TaskRecord:
-    """Insert a pending task; the (account_id, external_task_id) constraint may refuse it."""
-    values = dict(
+def insert_tasks(conn: Connection, new: Sequence[NewTask]) -> list[TaskRecord]:
+    """Insert pending tasks, in one statement where the driver can (SQLAlchemy's "insertmanyvalues"
+    on PostgreSQL, the driver's executemany on SQLite); their records, built from what was
+    written (RETURNING them would read back the same values, at a cost per row). The caller has
+    made sure that no ``external_task_id`` is taken (under its account's lock): a unique
+    constraint that refuses one fails the statement."""
+    values = [_task_values(task) for task in new]
+    if values:
+        conn.execute(tasks.insert(), values)
+    return [task_of({**_NEW_TASK_COLUMNS, **row}) for row in values]
+
+
+# The columns of a new task that ``_task_values`` leaves to their defaults (all NULL).
+_NEW_TASK_COLUMNS: dict[str, Any] = dict.fromkeys(
+    (
+        "completed_at",
+        "error_code",
+        "error_message",
+        "result",
+        "usage_cost",
+        "lease_expires_at",
+        "worker_id",
+    )
+)
+
+
+def taken_external_ids(conn: Connection, account_id: str, wanted: Sequence[str]) -> set[str]:
+    """Which of ``wanted`` the account's tasks already carry as their ``external_task_id``."""
+    rows = conn.execute(
+        select(tasks.c.external_task_id).where(
+            tasks.c.account_id == account_id, tasks.c.external_task_id.in_(wanted)
+        )
+    )
+    return {str(row[0]) for row in rows}
+
+
+def _task_values(task: NewTask) -> dict[str, Any]:
+    return dict(
         id=task.id,
         account_id=task.account_id,
         model=task.model,
@@ -282,14 +317,6 @@ def insert_task(conn: Connection, task: NewTask) -> TaskRecord:
         reserved_cost=task.reserve,
         dialect=task.dialect,
     )
-    return task_record(conn.execute(_insert_task_statement(conn.dialect.name), values).one())
-
-
-@functools.cache
-def _insert_task_statement(dialect: str) -> Insert:
-    """``INSERT INTO tasks ... RETURNING *`` of the dialect, built once; values are bound."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(tasks).returning(*tasks.c)
 
 
 _SELECT_TASK = select(tasks).where(

@@ -25,7 +25,8 @@ connections are checked without a round trip (see :mod:`kirin_api.store.postgres
 
 Errors: SQLAlchemy's ``OperationalError``/``InterfaceError``/``DatabaseError`` and a pool that
 times out become :class:`StoreUnavailable` (503); ``IntegrityError`` is handled where it can
-happen (a duplicate ``external_task_id`` becomes :class:`DuplicateExternalId`).
+happen (a duplicate ``external_task_id`` is found before the insert, under the account's lock:
+:class:`DuplicateExternalId`, see :mod:`kirin_api.store.task_admission`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from sqlalchemy import Connection, Engine, exc
 from kirin_api.contract.errors import TaskErrorKind, task_error_code
 from kirin_api.contract.ids import ulid
 from kirin_api.contract.status import TaskStatus
-from kirin_api.store import migrations, queries, slots
+from kirin_api.store import migrations, queries, slots, task_admission
 from kirin_api.store.base import (
     AccessKeyPair,
     Account,
@@ -52,19 +53,17 @@ from kirin_api.store.base import (
     ClaimedDelivery,
     DeliveryOutcome,
     DeliveryRecord,
-    DuplicateExternalId,
     Element,
     ElementPage,
     Heartbeat,
-    InsufficientFunds,
     NewElement,
     NewTask,
     Page,
     StoreError,
     StoreUnavailable,
+    Submission,
     TaskAlreadyFinished,
     TaskRecord,
-    TooManyUnfinished,
     WebhookSecrets,
 )
 from kirin_api.store.fast_reads import FastReads
@@ -294,55 +293,21 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
     # --- tasks, as the API sees them -----------------------------------------------------
 
     def create_task(self, task: NewTask, *, max_unfinished: int | None = None) -> TaskRecord:
+        outcome = self.create_tasks([Submission(task, max_unfinished)])[0]
+        if isinstance(outcome, StoreError):
+            raise outcome
+        return outcome
+
+    def create_tasks(self, submissions: Sequence[Submission]) -> list[TaskRecord | StoreError]:
+        """All of ``submissions`` in one write transaction (see
+        :mod:`kirin_api.store.task_admission`)."""
+        if not submissions:
+            return []
         try:
             with self._write() as conn:
-                return self._create_in(conn, task, max_unfinished)
-        except exc.IntegrityError as error:
-            raise self._refusal(task, error) from error
-
-    def _create_in(self, conn: Connection, task: NewTask, max_unfinished: int | None) -> TaskRecord:
-        """``create_task``'s work inside the caller's write transaction ``conn``."""
-        # Wakes idle workers (PostgreSQL NOTIFY, sent at commit, never on rollback); nothing on
-        # SQLite. Sent first: the account's row, locked by the admission, is then held for one
-        # round trip less (every submission of the account waits for that lock).
-        queries.notify_new_task(conn, task.model)
-        self._admit(conn, task, max_unfinished)
-        record = queries.insert_task(conn, task)
-        if record.callback_url is not None:
-            self._enqueue(conn, [record.id])
-        return record
-
-    @staticmethod
-    def _refusal(task: NewTask, error: exc.IntegrityError) -> StoreError:
-        """What an integrity error on inserting ``task`` means to the caller."""
-        if task.external_task_id is not None and "external_task_id" in str(error.orig):
-            return DuplicateExternalId(
-                f"external_task_id {task.external_task_id!r} is already used by this account"
-            )
-        return StoreError(f"task {task.id} cannot be stored: {error.orig}")
-
-    @staticmethod
-    def _admit(conn: Connection, task: NewTask, max_unfinished: int | None) -> None:
-        """Inside the write transaction that inserts ``task``: the account's unfinished-task limit
-        and its balance. The account's row is locked first (SQLite: the transaction is the only
-        writer; PostgreSQL: ``SELECT ... FOR UPDATE``), so concurrent submissions are checked one
-        after another and can never overdraw the account or pass its limit together."""
-        account = queries.select_account_by_id(conn, task.account_id, lock=True)
-        if account is None:
-            raise StoreError(f"no account {task.account_id}")
-        limit = account.max_unfinished if account.max_unfinished is not None else max_unfinished
-        if limit is not None and queries.count_unfinished_tasks(conn, account.id) >= limit:
-            raise TooManyUnfinished(limit)
-        if task.reserve is None:
-            return
-        reserved = Decimal(account.reserved) + Decimal(task.reserve)
-        if account.balance is not None:
-            available = Decimal(account.balance) - Decimal(account.reserved)
-            if Decimal(task.reserve) > available:
-                raise InsufficientFunds(task.reserve, str(available))
-        queries.update_account_money(
-            conn, account.id, balance=account.balance, reserved=str(reserved)
-        )
+                return task_admission.create_batch(conn, submissions, self._enqueue)
+        except exc.IntegrityError as error:  # only under a broken lock or file
+            raise StoreError(f"tasks cannot be stored: {error.orig}") from error
 
     @staticmethod
     def _settle(conn: Connection, task_ids: Sequence[str], charge: str | None = None) -> None:

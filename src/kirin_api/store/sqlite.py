@@ -31,8 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
 
-from kirin_api.store.base import NewTask, StoreUnavailable, TaskRecord
-from kirin_api.store.group_commit import GroupCommit
+from kirin_api.store.base import StoreUnavailable
 from kirin_api.store.sql import SqlTaskStore, new_element_id
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "SqliteTaskStore", "new_element_id"]
@@ -69,24 +68,12 @@ class SqliteTaskStore(SqlTaskStore):
         self._busy_timeout = busy_timeout
         self._turn = threading.RLock()
         self._turn_pid = os.getpid()
-        self._group = GroupCommit(self, self._in_turn, self._write)
-        self._group_pid = os.getpid()
         super().__init__(
             _engine(self.path, busy_timeout, pool_size, begin="BEGIN IMMEDIATE"),
             _engine(self.path, busy_timeout, pool_size, begin="BEGIN"),
             describe=str(self.path),
             clock=clock,
         )
-
-    def create_task(self, task: NewTask, *, max_unfinished: int | None = None) -> TaskRecord:
-        """As :meth:`SqlTaskStore.create_task`; submissions of many threads at once share a
-        commit (see :mod:`kirin_api.store.group_commit`)."""
-        if self._group_pid != os.getpid():  # its lock may be inherited held through fork
-            self._group, self._group_pid = (
-                GroupCommit(self, self._in_turn, self._write),
-                os.getpid(),
-            )
-        return self._group.create(task, max_unfinished)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
