@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # Threads per API process that run database calls; each process keeps as many pooled
     # connections open (plus a few for its background threads). See docs/operations.md.
     api_threads: int = Field(default=16, ge=1, le=256)
+    # PostgreSQL: connections per API process for the reads of every request (a key's account,
+    # a task, the first page of the list), made on the event loop beside the threads' pool.
+    api_read_connections: int = Field(default=16, ge=1, le=256)
     allow_private_networks: bool = False
     webhook_retry_schedule: str = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     engines_file: Path | None = None
