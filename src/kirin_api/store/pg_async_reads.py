@@ -123,11 +123,12 @@ class PgAsyncReads:
             raise ValueError(f"limit must be at least 1: {limit}")
         # One more than asked tells whether there is a next page without a second query.
         values = {"account_id": account_id, "page_limit": limit + 1}
-        rows = [queries.task_of(row) for row in await self._rows(queries._SELECT_PAGE, values)]
+        rows = await self._rows(queries._SELECT_PAGE, values)
+        # The extra row only says that there is more: not decoded (three JSON columns).
+        tasks = [queries.task_of(row) for row in rows[:limit]]
         more = len(rows) > limit
         return Page(
-            tasks=rows[:limit],
-            next_cursor=queries.encode_cursor(rows[limit - 1].id) if more else None,
+            tasks=tasks, next_cursor=queries.encode_cursor(tasks[-1].id) if more else None
         )
 
     async def close(self) -> None:
