@@ -127,9 +127,7 @@ class PgAsyncReads:
         # The extra row only says that there is more: not decoded (three JSON columns).
         tasks = [queries.task_of(row) for row in rows[:limit]]
         more = len(rows) > limit
-        return Page(
-            tasks=tasks, next_cursor=queries.encode_cursor(tasks[-1].id) if more else None
-        )
+        return Page(tasks=tasks, next_cursor=queries.encode_cursor(tasks[-1].id) if more else None)
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
