@@ -123,6 +123,17 @@ def _terminate_reads_connections(url: str) -> int:
     return len(rows)
 
 
+def _reads_connections(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+            " AND pid <> pg_backend_pid() AND datname = current_database()",
+            (APPLICATION_NAME,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def test_a_killed_connection_is_replaced_not_reused(pg_databases: PostgresDatabases) -> None:
     url = pg_databases.fresh()
     store = PostgresTaskStore(url)
@@ -147,7 +158,11 @@ def test_a_killed_connection_is_replaced_not_reused(pg_databases: PostgresDataba
             assert await reads.get_task(account.id, task_id) is not None
         assert reads._pool.opened == 1
 
-    run(async_reads(store), body)
+    run(async_reads(store), body)  # closes the reads' connections at the end
+    deadline = time.monotonic() + 5
+    while _reads_connections(url) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _reads_connections(url) == 0
 
 
 def test_a_read_that_cannot_finish_times_out_and_its_connection_is_dropped(
