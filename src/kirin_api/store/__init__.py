@@ -72,7 +72,8 @@ __all__ = [
 
 
 class UnsupportedDatabase(StoreError, NotImplementedError):
-    """A database this build of the server cannot use (PostgreSQL without its driver, psycopg)."""
+    """A database this build of the server cannot use (PostgreSQL without its drivers, psycopg and
+    asyncpg)."""
 
 
 def open_store(

@@ -105,9 +105,10 @@ class ConnectionPool:
         for conn in idle:
             self._opened -= 1
             try:
-                await conn.close(timeout=1.0)
+                await conn.close(timeout=1.0)  # says goodbye to the server
             except Exception:  # already broken: just drop it
-                conn.terminate()
+                with contextlib.suppress(Exception):
+                    conn.terminate()
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
