@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Threads per API process that run database calls; each process keeps as many pooled
     # connections open (plus a few for its background threads). See docs/operations.md.
     api_threads: int = Field(default=16, ge=1, le=256)
+    # PostgreSQL: connections per API process for the reads of every request (a key's account,
+    # a task, the first page of the list), made on the event loop beside the threads' pool.
+    api_read_connections: int = Field(default=16, ge=1, le=256)
     # The API processes' event loop. The standard library's takes in a burst of new connections
     # at once; uvloop, under load, one per turn of the loop (each then waits for every request in
     # flight), for no gain in requests per second here (docs/benchmarks.md).

@@ -20,11 +20,12 @@ SUBMISSION_THREADS = 4
 
 def build_store(settings: Settings) -> TaskStore:
     """The store, migrated, its pool sized for the API's threads, its submission threads and the
-    background ones."""
+    background ones (and, on PostgreSQL, the API's reads on its event loop)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(
         settings.resolved_database_url,
         pool_size=settings.api_threads + SUBMISSION_THREADS + BACKGROUND_THREADS,
+        read_connections=settings.api_read_connections,
     )
     store.migrate()
     return store

@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from kirin_api import __version__
-from kirin_api.server import routes_console
+from kirin_api.server import reads, routes_console
 from kirin_api.server.context import ServerContext
 from kirin_api.server.dialects import all_dialects
 from kirin_api.server.docs_pages import install_docs_pages
@@ -67,5 +67,7 @@ def _lifespan(context: ServerContext) -> Callable[[FastAPI], AbstractAsyncContex
         anyio.to_thread.current_default_thread_limiter().total_tokens = context.api_threads
         yield
         context.submissions.close()
+        # The store's connections opened on this loop (PostgreSQL's reads) close with it.
+        await reads.close(context.store)
 
     return lifespan

@@ -7,8 +7,8 @@ from fastapi import Request
 from kirin_api.contract.apikeys import hash_key, is_well_formed
 from kirin_api.contract.errors import Unauthorized
 from kirin_api.logs import ACCOUNT_ID
+from kirin_api.server import reads
 from kirin_api.server.context import ServerContext
-from kirin_api.server.reads import read
 from kirin_api.store.base import Account
 
 
@@ -45,7 +45,7 @@ async def account_for_api_key(request: Request, key: str) -> Account:
     key_hash = hash_key(key)
     account = context.key_cache.get(key_hash)
     if account is None:
-        account = await read(context.store, context.store.account_for_key, key_hash)
+        account = await reads.account_for_key(context.store, key_hash)
         if account is None:
             raise Unauthorized("unknown or revoked API key")
         context.key_cache.put(key_hash, account)

@@ -28,9 +28,9 @@ from kirin_api.contract.errors import (
 from kirin_api.contract.ids import new_task_id
 from kirin_api.contract.pricing import format_cost
 from kirin_api.contract.registry import validate_request
+from kirin_api.server import reads
 from kirin_api.server.context import ServerContext
 from kirin_api.server.intake import check_submission, has_checks
-from kirin_api.server.reads import read
 from kirin_api.store.base import (
     Account,
     DuplicateExternalId,
@@ -121,7 +121,7 @@ async def submit(
 
 async def get(context: ServerContext, account: Account, task_id: str) -> TaskRecord:
     """The account's task, or :class:`NotFound` (also for another account's)."""
-    task = await read(context.store, context.store.get_task, account.id, task_id)
+    task = await reads.get_task(context.store, account.id, task_id)
     if task is None:
         raise NotFound(f"no task {task_id!r}", param="task_id")
     return task
@@ -143,7 +143,7 @@ async def find_by_external_id(
 
 async def list_page(context: ServerContext, account: Account, **filters: Any) -> Page:
     """``TaskStore.list_tasks`` of the account (filters as there)."""
-    return await read(context.store, context.store.list_tasks, account.id, **filters)
+    return await reads.list_tasks(context.store, account.id, **filters)
 
 
 async def cancel(context: ServerContext, account: Account, task_id: str) -> TaskRecord:

@@ -74,20 +74,25 @@ __all__ = [
 
 
 class UnsupportedDatabase(StoreError, NotImplementedError):
-    """A database this build of the server cannot use (PostgreSQL without its driver, psycopg)."""
+    """A database this build of the server cannot use (PostgreSQL without its drivers, psycopg and
+    asyncpg)."""
 
 
-def open_store(database_url: str, *, pool_size: int | None = None) -> TaskStore:
+def open_store(
+    database_url: str, *, pool_size: int | None = None, read_connections: int | None = None
+) -> TaskStore:
     """The store for ``database_url``; it does not migrate (call ``migrate()``).
 
     ``pool_size``: database connections this process keeps open (per engine on SQLite), at least
-    the threads that use the store at once; None: the store's default.
+    the threads that use the store at once; None: the store's default. ``read_connections``
+    (PostgreSQL): connections of the API's reads on its event loop (``TaskStore.async_reads``),
+    opened when used; None: the store's default.
 
     - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's spelling:
       the path is what follows the third slash) → :class:`SqliteTaskStore`;
     - ``postgresql://user:password@host:port/database`` (also ``postgres://`` and
       ``postgresql+psycopg://``) → :class:`~kirin_api.store.postgres.PostgresTaskStore`;
-      :class:`UnsupportedDatabase` if psycopg is not installed;
+      :class:`UnsupportedDatabase` if psycopg or asyncpg is not installed;
     - anything else → :class:`ValueError` naming the scheme.
     """
     scheme = database_url.partition("://")[0].lower()
@@ -96,15 +101,22 @@ def open_store(database_url: str, *, pool_size: int | None = None) -> TaskStore:
         if scheme not in {"postgresql", "postgres", "postgresql+psycopg"}:
             raise ValueError(f"unsupported PostgreSQL driver {scheme!r}: use postgresql://...")
         try:
+            from kirin_api.store import postgres
             from kirin_api.store.postgres import PostgresTaskStore
-        except ImportError as error:  # psycopg is an optional dependency
+        except ImportError as error:  # psycopg and asyncpg are optional dependencies
             raise UnsupportedDatabase(
-                f"PostgreSQL needs psycopg 3 (pip install 'kirin-api[server]'): {error}"
+                f"PostgreSQL needs psycopg 3 and asyncpg (pip install 'kirin-api[server]'): {error}"
             ) from error
         try:
-            if pool_size is None:
-                return PostgresTaskStore(database_url)
-            return PostgresTaskStore(database_url, pool_size=pool_size)
+            return PostgresTaskStore(
+                database_url,
+                pool_size=postgres.DEFAULT_POOL_SIZE if pool_size is None else pool_size,
+                read_connections=(
+                    postgres.DEFAULT_READ_CONNECTIONS
+                    if read_connections is None
+                    else read_connections
+                ),
+            )
         except ArgumentError as error:
             raise ValueError(f"malformed database URL: {error}") from error
     if backend != "sqlite" or "://" not in database_url:

@@ -13,12 +13,15 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from kirin_api.contract.errors import KirinError
 from kirin_api.contract.status import TaskStatus
 from kirin_api.store.task_watch import TaskWatchStore
 from kirin_api.store.upload_records import UploadStore
+
+if TYPE_CHECKING:
+    from kirin_api.store.async_reads import AsyncReads
 
 
 class StoreError(KirinError):
@@ -217,6 +220,9 @@ class TaskStore(UploadStore, TaskWatchStore, Protocol):
     # never wait on the network (SQLite: a local file, whose WAL readers wait for no writer): the
     # API may then call them on its event loop's thread instead of a worker thread.
     quick_reads: bool
+    # The same reads as coroutines on the event loop, for a store whose reads wait on the
+    # network (PostgreSQL); None where ``quick_reads`` makes them pointless (SQLite).
+    async_reads: AsyncReads | None
 
     # --- schema and health ---------------------------------------------------------------
     def migrate(self) -> None:

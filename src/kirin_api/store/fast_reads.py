@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, exc
+from sqlalchemy import Dialect, Engine, exc
 from sqlalchemy.sql import Select
 
 T = TypeVar("T")
@@ -34,11 +34,11 @@ class CompiledRead:
     """One ``SELECT`` compiled for one dialect: its SQL text, how to order its parameters, and
     the names of its columns."""
 
-    def __init__(self, statement: Select[Any], engine: Engine) -> None:
-        compiled = statement.compile(dialect=engine.dialect)
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self._order: Sequence[str] | None = (
-            list(compiled.positiontup or []) if engine.dialect.positional else None
+            list(compiled.positiontup or []) if dialect.positional else None
         )
         self.columns = tuple(str(column.key) for column in statement.selected_columns)
         # Parameters the dialect adds with a value of its own (SQLite's ``OFFSET 0``).
@@ -104,7 +104,7 @@ class FastReads:
         compiled = self._compiled.get(id(statement))
         if compiled is None:
             # Keyed by identity: the statements are module constants, built once.
-            compiled = self._compiled[id(statement)] = CompiledRead(statement, self._engine)
+            compiled = self._compiled[id(statement)] = CompiledRead(statement, self._engine.dialect)
         try:
             connection = self._engine.raw_connection()
         except self._dbapi_error as error:  # no connection could be made (the server is down)

@@ -1,5 +1,5 @@
-"""The task store on PostgreSQL (psycopg 3), shared by any number of API and worker processes on
-any number of machines.
+"""The task store on PostgreSQL (psycopg 3; asyncpg for the API's hot reads), shared by any
+number of API and worker processes on any number of machines.
 
 The behaviour is :class:`~kirin_api.store.sql.SqlTaskStore`'s, the same code as on SQLite; what
 differs is how it meets the database:
@@ -9,6 +9,10 @@ differs is how it meets the database:
   so after PostgreSQL restarts the stale connections are replaced instead of failing the next
   request. ``connect_timeout`` bounds the wait for an unreachable server, ``pool_timeout`` the
   wait for a free connection: both become :class:`StoreUnavailable` (503), never a hang.
+- The reads of nearly every API request (a key's account, one task, the first page of the
+  list) also exist as coroutines, ``async_reads`` (:mod:`kirin_api.store.pg_async_reads`):
+  the API runs them on its event loop over a few asyncpg connections of its own
+  (``read_connections``) instead of sending each to a thread.
 - Writes run in ``READ COMMITTED`` with explicit row locks where a read decides a write
   (``FOR NO KEY UPDATE`` on the account in admission and billing, ``FOR UPDATE SKIP LOCKED`` in
   claims and lease sweeps); reads run in a read-only ``REPEATABLE READ`` transaction: one
@@ -41,12 +45,18 @@ from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
 from kirin_api.store import queries
+from kirin_api.store.pg_async_reads import PgAsyncReads
 from kirin_api.store.sql import SqlTaskStore
 
 DEFAULT_POOL_SIZE = 5  # connections kept open per process
 DEFAULT_MAX_OVERFLOW = 10  # more opened under load, closed when returned
 DEFAULT_POOL_TIMEOUT = 10.0  # seconds to wait for a free connection before StoreUnavailable
 DEFAULT_CONNECT_TIMEOUT = 5  # seconds to wait for the server (psycopg takes whole seconds)
+# Connections of the API's reads on the event loop (see kirin_api.store.pg_async_reads), beside
+# the pool above; a read waits for the server, not for Python, so a few serve many requests.
+DEFAULT_READ_CONNECTIONS = 16
+DEFAULT_READ_TIMEOUT = 10.0  # seconds one such read may take before StoreUnavailable
+APPLICATION_NAME = "kirin"  # in pg_stat_activity
 LISTEN_SLICE = 0.25  # seconds: how often a waiting worker looks at its stop event
 
 
@@ -74,6 +84,7 @@ class PostgresTaskStore(SqlTaskStore):
         max_overflow: int = DEFAULT_MAX_OVERFLOW,
         pool_timeout: float = DEFAULT_POOL_TIMEOUT,
         connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+        read_connections: int = DEFAULT_READ_CONNECTIONS,
     ) -> None:
         self.url = sqlalchemy_url(database_url)
         self._connect_timeout = connect_timeout
@@ -82,7 +93,10 @@ class PostgresTaskStore(SqlTaskStore):
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=pool_timeout,
-            connect_args={"connect_timeout": connect_timeout, "application_name": "kirin"},
+            connect_args={
+                "connect_timeout": connect_timeout,
+                "application_name": APPLICATION_NAME,
+            },
         )
         event.listen(writer, "checkout", _replace_if_closed_by_server)
         # The same pool; the transaction is begun READ ONLY at one snapshot.
@@ -98,6 +112,16 @@ class PostgresTaskStore(SqlTaskStore):
             describe=self.url.render_as_string(hide_password=True),
             clock=clock,
             single=single,
+        )
+        # The API's hot reads on its event loop; connections are opened there, on first use.
+        self.async_reads = PgAsyncReads(
+            self._libpq_url(),
+            describe=self._describe,
+            size=read_connections,
+            connect_timeout=connect_timeout,
+            command_timeout=DEFAULT_READ_TIMEOUT,
+            acquire_timeout=pool_timeout,
+            application_name=APPLICATION_NAME,
         )
         self._listener: psycopg.Connection[tuple[object, ...]] | None = None
         self._listener_pid = os.getpid()
@@ -150,15 +174,18 @@ class PostgresTaskStore(SqlTaskStore):
         if self._listener is not None and not self._listener.closed:
             return self._listener
         try:
-            conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
             listener = psycopg.connect(
-                conninfo, autocommit=True, connect_timeout=self._connect_timeout
+                self._libpq_url(), autocommit=True, connect_timeout=self._connect_timeout
             )
             listener.execute(queries.listen_tasks_sql())
         except psycopg.Error:
             return None
         self._listener = listener
         return listener
+
+    def _libpq_url(self) -> str:
+        """The database URL as libpq (and asyncpg) read it, password included."""
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     @staticmethod
     def _drain(listener: psycopg.Connection[tuple[object, ...]]) -> None:

@@ -46,6 +46,7 @@ from kirin_api.contract.errors import TaskErrorKind, task_error_code
 from kirin_api.contract.ids import ulid
 from kirin_api.contract.status import TaskStatus
 from kirin_api.store import migrations, queries, slots, task_admission
+from kirin_api.store.async_reads import AsyncReads
 from kirin_api.store.base import (
     AccessKeyPair,
     Account,
@@ -93,6 +94,7 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
     """
 
     quick_reads = False
+    async_reads: AsyncReads | None = None
 
     def __init__(
         self,
