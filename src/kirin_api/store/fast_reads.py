@@ -19,7 +19,7 @@ driver says is broken is invalidated, not returned to the pool.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Dialect, Engine, exc
 from sqlalchemy.sql import Select
@@ -28,6 +28,35 @@ T = TypeVar("T")
 # Records kept per builder (see FastReads.records): a polled page is 20 rows; past this many the
 # memo starts again empty, which bounds its memory (a few MB) against a scan of many tasks.
 MEMO_ROWS = 4096
+
+
+class RecordMemo(Generic[T]):
+    """Records built from rows, the same record again while its row is unchanged.
+
+    A polling client reads the same rows over and over (a finished task never changes), and
+    building a record (decoding its JSON columns) cost more than the read. The key is the whole
+    row as the driver returned it, so any change to any column is a new record: it can never
+    answer a stale one. ``build`` must be a pure function of the row, and its records immutable
+    (TaskRecord: frozen, and no code changes its dicts in place).
+    """
+
+    def __init__(self, build: Callable[[Mapping[str, Any]], T]) -> None:
+        self._build = build
+        self._records: dict[Hashable, T] = {}
+
+    def of(self, row: Sequence[Any], columns: Sequence[str]) -> T:
+        """The record of ``row``, whose values are in the order of ``columns``."""
+        key = tuple(row)
+        try:
+            record = self._records.get(key)
+        except TypeError:  # a value the driver returns unhashable (a JSON column as a dict)
+            return self._build(dict(zip(columns, key, strict=True)))
+        if record is None:
+            record = self._build(dict(zip(columns, key, strict=True)))
+            if len(self._records) >= MEMO_ROWS:
+                self._records.clear()
+            self._records[key] = record
+        return record
 
 
 class CompiledRead:
@@ -59,7 +88,7 @@ class FastReads:
         self._compiled: dict[int, CompiledRead] = {}
         self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._autocommit = engine.dialect.name == "postgresql"
-        self._memos: dict[Callable[..., Any], dict[Hashable, Any]] = {}
+        self._memos: dict[Callable[..., Any], RecordMemo[Any]] = {}
 
     def rows(self, statement: Select[Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The rows of ``statement`` with ``values`` bound, as column name -> value."""
@@ -72,31 +101,13 @@ class FastReads:
         values: Mapping[str, Any],
         build: Callable[[Mapping[str, Any]], T],
     ) -> list[T]:
-        """``build(row)`` for each row, the same record again while a row is unchanged.
-
-        A polling client reads the same rows over and over (a finished task never changes), and
-        building a record (decoding its JSON columns) cost more than the read. The memo's key is
-        the whole row as the driver returned it, so any change to any column is a new record:
-        it can never answer a stale one. ``build`` must be a pure function of the row, and its
-        records immutable (TaskRecord: frozen, and no code changes its dicts in place).
-        """
+        """``build(row)`` for each row, the same record again while a row is unchanged (see
+        :class:`RecordMemo`)."""
         compiled, fetched = self._fetch(statement, values)
-        memo = self._memos.setdefault(build, {})
-        records: list[T] = []
-        for row in fetched:
-            key = tuple(row)
-            try:
-                record: T | None = memo.get(key)
-            except TypeError:  # a value the driver returns unhashable (a JSON column as a dict)
-                records.append(build(dict(zip(compiled.columns, row, strict=True))))
-                continue
-            if record is None:
-                record = build(dict(zip(compiled.columns, row, strict=True)))
-                if len(memo) >= MEMO_ROWS:
-                    memo.clear()
-                memo[key] = record
-            records.append(record)
-        return records
+        memo = self._memos.get(build)
+        if memo is None:
+            memo = self._memos[build] = RecordMemo(build)
+        return [memo.of(row, compiled.columns) for row in fetched]
 
     def _fetch(
         self, statement: Select[Any], values: Mapping[str, Any]

@@ -41,7 +41,7 @@ from sqlalchemy.sql import Select
 
 from kirin_api.store import queries
 from kirin_api.store.base import Account, Page, StoreUnavailable, TaskRecord
-from kirin_api.store.fast_reads import CompiledRead
+from kirin_api.store.fast_reads import CompiledRead, RecordMemo
 from kirin_api.store.pg_async_pool import Connection, ConnectionPool
 
 # libpq's connection parameters that asyncpg does not know: asyncpg would send them to the
@@ -108,6 +108,7 @@ class PgAsyncReads:
         }
         self._pool: ConnectionPool | None = None
         self._pid = os.getpid()
+        self._tasks = RecordMemo(queries.task_of)
 
     # --- the reads ---------------------------------------------------------------------------
 
@@ -118,7 +119,7 @@ class PgAsyncReads:
     async def get_task(self, account_id: str, task_id: str) -> TaskRecord | None:
         values = {"task_id": task_id, "account_id": account_id}
         rows = await self._rows(queries._SELECT_TASK, values)
-        return queries.task_of(rows[0]) if rows else None
+        return self._tasks.of(rows[0], _compiled(queries._SELECT_TASK).columns) if rows else None
 
     async def first_page(self, account_id: str, limit: int) -> Page:
         if limit < 1:
@@ -127,7 +128,8 @@ class PgAsyncReads:
         values = {"account_id": account_id, "page_limit": limit + 1}
         rows = await self._rows(queries._SELECT_PAGE, values)
         # The extra row only says that there is more: not decoded (three JSON columns).
-        tasks = [queries.task_of(row) for row in rows[:limit]]
+        columns = _compiled(queries._SELECT_PAGE).columns
+        tasks = [self._tasks.of(row, columns) for row in rows[:limit]]
         more = len(rows) > limit
         return Page(tasks=tasks, next_cursor=queries.encode_cursor(tasks[-1].id) if more else None)
 

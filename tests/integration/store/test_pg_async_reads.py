@@ -41,6 +41,8 @@ def async_reads(store: PostgresTaskStore) -> PgAsyncReads:
 
 
 def new_task(store: PostgresTaskStore, account_id: str, n: int = 0) -> str:
+    # ULIDs order by the millisecond only: 2 ms apart, so id order is creation order.
+    time.sleep(0.002)
     task_id = "task_" + ulid()
     store.create_task(NewTask(task_id, account_id, T2V, {"n": n}, None, None, time.time()))
     return task_id
