@@ -7,12 +7,14 @@ the same database, as the SQLite factory opens the same file.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from kirin_api.store import SqliteTaskStore, TaskStore
+from kirin_api.contract.ids import new_task_id
+from kirin_api.store import NewTask, SqliteTaskStore, TaskStore
 from kirin_api.store.postgres import PostgresTaskStore
 from tests.pg_databases import DATABASES
 
@@ -70,3 +72,19 @@ def store(store_factory: StoreFactory, tmp_path: Path, clock: FakeClock) -> Iter
     close = getattr(instance, "close", None)
     if close is not None:
         close()
+
+
+def submitted_task(
+    account_id: str, external: str | None = None, reserve: str | None = None
+) -> NewTask:
+    """A t2v task as the API would submit it (a fresh id, now)."""
+    return NewTask(
+        id=new_task_id(),
+        account_id=account_id,
+        model="kirin_v1_t2v",
+        params={"prompt": "p"},
+        external_task_id=external,
+        callback_url=None,
+        created_at=time.time(),
+        reserve=reserve,
+    )

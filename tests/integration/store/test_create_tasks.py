@@ -5,7 +5,6 @@ one transaction each would admit it (store/task_admission.py), on SQLite and Pos
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -13,11 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, exc
 
-from kirin_api.contract.ids import new_task_id
 from kirin_api.store import (
     DuplicateExternalId,
     InsufficientFunds,
-    NewTask,
     SqliteTaskStore,
     SqlTaskStore,
     StoreError,
@@ -27,21 +24,9 @@ from kirin_api.store import (
     TaskStore,
     TooManyUnfinished,
 )
+from tests.integration.store.conftest import submitted_task
 
 THREADS = 24
-
-
-def _task(account_id: str, external: str | None = None, reserve: str | None = None) -> NewTask:
-    return NewTask(
-        id=new_task_id(),
-        account_id=account_id,
-        model="kirin_v1_t2v",
-        params={"prompt": "p"},
-        external_task_id=external,
-        callback_url=None,
-        created_at=time.time(),
-        reserve=reserve,
-    )
 
 
 def _at_once(calls: list[Callable[[], TaskRecord]]) -> list[TaskRecord | Exception]:
@@ -70,9 +55,9 @@ def test_concurrent_submissions_are_each_admitted_refused_or_stored_once(tmp_pat
     broke = store.set_balance(store.ensure_account("broke").id, Decimal("1.00"))
     free = store.ensure_account("free")
     calls: list[Callable[[], TaskRecord]] = []
-    calls += [lambda: store.create_task(_task(limited.id), max_unfinished=5)] * 8
-    calls += [lambda: store.create_task(_task(broke.id, reserve="0.40"))] * 8
-    calls += [lambda: store.create_task(_task(free.id, external="same"))] * 8
+    calls += [lambda: store.create_task(submitted_task(limited.id), max_unfinished=5)] * 8
+    calls += [lambda: store.create_task(submitted_task(broke.id, reserve="0.40"))] * 8
+    calls += [lambda: store.create_task(submitted_task(free.id, external="same"))] * 8
     outcomes = _at_once(calls)
     assert len(outcomes) == THREADS
 
@@ -105,17 +90,17 @@ def test_a_batch_is_admitted_in_order_as_one_transaction_each_would(store: TaskS
     broke = store.set_balance(store.ensure_account("broke").id, Decimal("1.00"))
     free = store.ensure_account("free")
     batch = [
-        Submission(_task(limited.id, external="x"), max_unfinished=2),
+        Submission(submitted_task(limited.id, external="x"), max_unfinished=2),
         # A refused duplicate takes nothing of the limit: the next one still fits.
-        Submission(_task(limited.id, external="x"), max_unfinished=2),
-        Submission(_task(limited.id), max_unfinished=2),
-        Submission(_task(limited.id), max_unfinished=2),
-        Submission(_task(broke.id, reserve="0.40")),
-        Submission(_task(broke.id, reserve="0.70")),  # 0.60 left: refused
-        Submission(_task(broke.id, reserve="0.60")),  # fits exactly
-        Submission(_task(free.id, external="same")),
-        Submission(_task(free.id, external="same")),
-        Submission(_task("no-such-account")),
+        Submission(submitted_task(limited.id, external="x"), max_unfinished=2),
+        Submission(submitted_task(limited.id), max_unfinished=2),
+        Submission(submitted_task(limited.id), max_unfinished=2),
+        Submission(submitted_task(broke.id, reserve="0.40")),
+        Submission(submitted_task(broke.id, reserve="0.70")),  # 0.60 left: refused
+        Submission(submitted_task(broke.id, reserve="0.60")),  # fits exactly
+        Submission(submitted_task(free.id, external="same")),
+        Submission(submitted_task(free.id, external="same")),
+        Submission(submitted_task("no-such-account")),
     ]
     outcomes = store.create_tasks(batch)
     assert _kinds(outcomes) == [
@@ -139,9 +124,9 @@ def test_a_batch_is_admitted_in_order_as_one_transaction_each_would(store: TaskS
     assert Decimal(account.reserved) == Decimal("1.00")
     assert len(store.list_tasks(limited.id, limit=10).tasks) == 2
     # The batch's tasks count toward the next batch's admission, as stored rows now.
-    again = store.create_tasks([Submission(_task(limited.id), max_unfinished=2)])
+    again = store.create_tasks([Submission(submitted_task(limited.id), max_unfinished=2)])
     assert _kinds(again) == ["TooManyUnfinished"]
-    assert _kinds(store.create_tasks([Submission(_task(free.id, external="same"))])) == [
+    assert _kinds(store.create_tasks([Submission(submitted_task(free.id, external="same"))])) == [
         "DuplicateExternalId"
     ]
 
@@ -151,7 +136,7 @@ def test_a_batch_is_one_commit(store: TaskStore) -> None:
     account = store.ensure_account("a")
     commits: list[object] = []
     event.listen(store._writer, "commit", commits.append)
-    outcomes = store.create_tasks([Submission(_task(account.id)) for _ in range(20)])
+    outcomes = store.create_tasks([Submission(submitted_task(account.id)) for _ in range(20)])
     assert all(isinstance(o, TaskRecord) for o in outcomes)
     assert len(commits) == 1
 
@@ -164,7 +149,7 @@ def test_a_failed_commit_fails_the_whole_batch_and_stores_none(store: TaskStore)
         raise exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
 
     event.listen(store._writer, "commit", refuse)
-    batch = [Submission(_task(account.id, reserve="0.10")) for _ in range(5)]
+    batch = [Submission(submitted_task(account.id, reserve="0.10")) for _ in range(5)]
     with pytest.raises(StoreUnavailable, match="disk I/O error"):
         store.create_tasks(batch)
     event.remove(store._writer, "commit", refuse)

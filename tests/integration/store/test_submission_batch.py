@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
 
-from kirin_api.contract.ids import new_task_id
 from kirin_api.server.submission_batch import SubmissionBatcher
 from kirin_api.store import (
     DuplicateExternalId,
@@ -25,6 +23,7 @@ from kirin_api.store import (
     TaskStore,
     TooManyUnfinished,
 )
+from tests.integration.store.conftest import submitted_task
 
 
 class CountingStore:
@@ -44,19 +43,6 @@ class CountingStore:
         if self.fail:
             raise StoreUnavailable("the database cannot be used: commit failed")
         return self.store.create_tasks(submissions)
-
-
-def _task(account_id: str, external: str | None = None, reserve: str | None = None) -> NewTask:
-    return NewTask(
-        id=new_task_id(),
-        account_id=account_id,
-        model="kirin_v1_t2v",
-        params={"prompt": "p"},
-        external_task_id=external,
-        callback_url=None,
-        created_at=time.time(),
-        reserve=reserve,
-    )
 
 
 def _batcher(counting: CountingStore) -> SubmissionBatcher:
@@ -80,10 +66,10 @@ def test_a_burst_takes_few_transactions_and_holds_limits_and_balances(store: Tas
 
     async def main() -> list[list[TaskRecord | BaseException]]:
         return await asyncio.gather(
-            _burst(batcher, [_task(limited.id) for _ in range(40)], limit=25),
-            _burst(batcher, [_task(broke.id, reserve="0.30") for _ in range(10)]),
-            _burst(batcher, [_task(free.id, external="same") for _ in range(10)]),
-            _burst(batcher, [_task(free.id) for _ in range(100)]),
+            _burst(batcher, [submitted_task(limited.id) for _ in range(40)], limit=25),
+            _burst(batcher, [submitted_task(broke.id, reserve="0.30") for _ in range(10)]),
+            _burst(batcher, [submitted_task(free.id, external="same") for _ in range(10)]),
+            _burst(batcher, [submitted_task(free.id) for _ in range(100)]),
         )
 
     limited_out, broke_out, same_out, free_out = asyncio.run(main())
@@ -120,12 +106,12 @@ def test_a_failed_transaction_fails_its_whole_batch_and_stores_none(store: TaskS
     counting = CountingStore(store)
     batcher = _batcher(counting)
     counting.fail = True
-    outcomes = asyncio.run(_burst(batcher, [_task(account.id) for _ in range(10)]))
+    outcomes = asyncio.run(_burst(batcher, [submitted_task(account.id) for _ in range(10)]))
     assert all(isinstance(o, StoreUnavailable) for o in outcomes)
     assert len({id(o) for o in outcomes}) == 10  # one exception each, not one shared
     assert store.list_tasks(account.id, limit=20).tasks == []
     counting.fail = False  # the next burst goes through
-    outcomes = asyncio.run(_burst(batcher, [_task(account.id) for _ in range(3)]))
+    outcomes = asyncio.run(_burst(batcher, [submitted_task(account.id) for _ in range(3)]))
     assert all(isinstance(o, TaskRecord) for o in outcomes)
     batcher.close()
 
@@ -140,7 +126,7 @@ def test_a_request_that_goes_away_never_breaks_the_others_batch(
 
     async def main() -> tuple[list[TaskRecord | BaseException], NewTask]:
         counting.hold.clear()  # the first batch waits in its thread until released
-        tasks = [_task(account.id) for _ in range(6)]
+        tasks = [submitted_task(account.id) for _ in range(6)]
         running = [asyncio.ensure_future(batcher.create(tasks[0], None))]
         while not counting.batches:  # the first one has left in a batch of its own
             await asyncio.sleep(0.005)
