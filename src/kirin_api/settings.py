@@ -37,10 +37,10 @@ class Settings(BaseSettings):
     # PostgreSQL: connections per API process for the reads of every request (a key's account,
     # a task, the first page of the list), made on the event loop beside the threads' pool.
     api_read_connections: int = Field(default=16, ge=1, le=256)
-    # The API processes' event loop. The standard library's takes in a burst of new connections
-    # at once; uvloop, under load, one per turn of the loop (each then waits for every request in
-    # flight), for no gain in requests per second here (docs/benchmarks.md).
-    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
+    # The API processes' event loop; "auto": the standard library's for one API process (it takes
+    # a burst of new connections in at once, where uvloop takes one per turn of its loop under
+    # load), uvloop for several (each then takes its share of a burst). docs/operations.md.
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     allow_private_networks: bool = False
     webhook_retry_schedule: str = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     engines_file: Path | None = None

@@ -134,13 +134,23 @@ def serve(
 
 def _uvicorn_options(settings: Settings) -> dict[str, Any]:
     """What every API process's uvicorn is given besides the app, host and port."""
+    from kirin_api.cli.uvicorn_server import NoDelayHttpToolsProtocol
+
     return {
-        "loop": settings.event_loop,
+        "loop": _event_loop(settings),
+        "http": NoDelayHttpToolsProtocol,
         "log_level": _uvicorn_log_level(),
         # With JSON logs our middleware writes one line a request (with its id).
         "access_log": not json_logs(),
         "log_config": None if json_logs() else _uvicorn_logging_config(),
     }
+
+
+def _event_loop(settings: Settings) -> str:
+    """KIRIN_EVENT_LOOP, "auto" resolved (see ``Settings.event_loop``)."""
+    if settings.event_loop != "auto":
+        return settings.event_loop
+    return "asyncio" if settings.api_processes == 1 else "uvloop"
 
 
 def _uvicorn_logging_config() -> dict[str, Any]:

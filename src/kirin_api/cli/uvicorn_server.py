@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
+import socket
 import threading
 from types import FrameType
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 SHUTTING_DOWN = threading.Event()
 """Set in an API process when its server begins to shut down (the context's ``stopping``):
@@ -39,3 +43,22 @@ def chain_exit_signals() -> None:
             previous(signum, frame)
 
         signal.signal(sig, handler)
+
+
+class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, with Nagle's algorithm off on every TCP connection.
+
+    uvloop turns it off on each connection itself; the standard library's loop only for sockets
+    that say they are TCP (``proto == IPPROTO_TCP``). The listening socket that uvicorn's
+    supervisor opens for N API processes says ``proto == 0``, so with the standard library's loop
+    (KIRIN_EVENT_LOOP=asyncio) every answer written in two parts (headers, then body) waited for
+    the client's delayed ACK: about 40 ms each, measured as 1,450 req/s at p50 44 ms with
+    ``--api-processes 2`` against 16,000 with uvloop. Set here, it holds for both loops and any
+    socket."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):  # a socket already gone: nothing to answer on
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
