@@ -7,6 +7,7 @@ import tomllib
 
 from kirin_api.contract.keypairs import SecretSealer, generate_server_key
 from kirin_api.contract.pricing import PricingTable
+from kirin_api.server import submission_batch
 from kirin_api.settings import Settings
 from kirin_api.storage import BlobStorage, open_storage
 from kirin_api.store import TaskStore, open_store
@@ -14,8 +15,8 @@ from kirin_api.store import TaskStore, open_store
 # Threads of a process that use the store beside the API's threadpool: callback deliveries,
 # the watchdog, and a spare.
 BACKGROUND_THREADS = 4
-# Threads of an API process that create submitted tasks, a batch each (server/submission_batch).
-SUBMISSION_THREADS = 4
+# Threads of an API process that create submitted tasks, a batch each.
+SUBMISSION_THREADS = submission_batch.THREADS
 
 
 def build_store(settings: Settings) -> TaskStore:

@@ -20,7 +20,7 @@ from kirin_api.cli.uvicorn_server import SHUTTING_DOWN, chain_exit_signals
 from kirin_api.settings import Settings
 from kirin_api.storage import BlobStorage
 from kirin_api.store import TaskStore
-from kirin_api.wiring import SUBMISSION_THREADS, build_pricing, build_storage, build_store
+from kirin_api.wiring import build_pricing, build_storage, build_store
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -56,7 +56,6 @@ def build_context(settings: Settings, store: TaskStore, storage: BlobStorage) ->
         events_keepalive_seconds=settings.events_keepalive_seconds,
         stopping=SHUTTING_DOWN,
         api_threads=settings.api_threads,
-        submission_threads=SUBMISSION_THREADS,
         admin_token_hash=(
             hashlib.sha256(settings.admin_token.get_secret_value().encode()).digest()
             if settings.admin_token

@@ -10,7 +10,6 @@ from kirin_api.contract.keypairs import SecretSealer
 from kirin_api.contract.pricing import PricingTable
 from kirin_api.server.key_cache import KeyCache
 from kirin_api.server.ratelimit import RateLimiter
-from kirin_api.server.submission_batch import THREADS as SUBMISSION_THREADS
 from kirin_api.server.submission_batch import SubmissionBatcher
 from kirin_api.storage.base import BlobStorage
 from kirin_api.store.base import TaskStore
@@ -56,13 +55,11 @@ class ServerContext:
     api_threads: int = 16
     # API key -> account for up to a second (the revocation delay; see key_cache).
     key_cache: KeyCache = field(default_factory=KeyCache)
-    # Threads that create submitted tasks, a batch each; the store's pool holds as many more.
-    submission_threads: int = SUBMISSION_THREADS
 
     @functools.cached_property
     def submissions(self) -> SubmissionBatcher:
         """Creates submitted tasks in batches, on ``store`` (built once)."""
-        return SubmissionBatcher(self.store, threads=self.submission_threads)
+        return SubmissionBatcher(self.store)
 
     @functools.cached_property
     def result_links(self) -> ResultLinks:

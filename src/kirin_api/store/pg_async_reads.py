@@ -130,8 +130,7 @@ class PgAsyncReads:
         # The extra row only says that there is more: not decoded (three JSON columns).
         columns = _compiled(queries._SELECT_PAGE).columns
         tasks = [self._tasks.of(row, columns) for row in rows[:limit]]
-        more = len(rows) > limit
-        return Page(tasks=tasks, next_cursor=queries.encode_cursor(tasks[-1].id) if more else None)
+        return queries.page_of(tasks, more=len(rows) > limit)
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None

@@ -66,6 +66,7 @@ from kirin_api.store.base import (
     Element,
     NewElement,
     NewTask,
+    Page,
     TaskRecord,
     WebhookSecrets,
 )
@@ -1047,6 +1048,11 @@ def take_reservation(conn: Connection, task_id: str) -> tuple[str, str | None] |
 def encode_cursor(last_id: str) -> str:
     """The opaque ``next_cursor``: the id of the last task on the page (keyset paging)."""
     return last_id
+
+
+def page_of(tasks: Sequence[TaskRecord], *, more: bool) -> Page:
+    """A page of ``tasks``, with the cursor after its last task when ``more`` follow it."""
+    return Page(tasks=tasks, next_cursor=encode_cursor(tasks[-1].id) if more else None)
 
 
 def decode_cursor(cursor: str) -> str:

@@ -184,6 +184,13 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
         with self._translate(), self._reader.begin() as conn:
             yield conn
 
+    @contextmanager
+    def _fast_read(self) -> Iterator[FastReads]:
+        """For a read that is one statement, without a transaction (see :mod:`.fast_reads`)."""
+        self._check_fork()
+        with self._translate():
+            yield self._fast
+
     # --- schema and health ---------------------------------------------------------------
 
     def migrate(self) -> None:
@@ -247,9 +254,8 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
             )
 
     def account_for_key(self, key_hash: str) -> Account | None:
-        self._check_fork()
-        with self._translate():
-            return queries.read_account_for_key_hash(self._fast, key_hash)
+        with self._fast_read() as reads:
+            return queries.read_account_for_key_hash(reads, key_hash)
 
     def create_access_key(
         self, account_id: str, name: str, access_key: str, sealed_secret: str, key_hash: str
@@ -349,9 +355,8 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
             )
 
     def get_task(self, account_id: str, task_id: str) -> TaskRecord | None:
-        self._check_fork()
-        with self._translate():
-            return queries.read_task(self._fast, account_id, task_id)
+        with self._fast_read() as reads:
+            return queries.read_task(reads, account_id, task_id)
 
     def list_tasks(
         self,
@@ -369,32 +374,25 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
         if limit < 1 or offset < 0:
             raise ValueError(f"limit must be at least 1 and offset at least 0: {limit}, {offset}")
         before_id = queries.decode_cursor(cursor) if cursor else None
+        # One more than asked tells whether there is a next page without a second query.
         if (before_id, status, model, external_task_id, models, offset) == (None,) * 5 + (0,):
             # The first page, unfiltered: what a client listing its tasks asks most.
-            self._check_fork()
-            with self._translate():
-                rows = queries.read_task_page(self._fast, account_id, limit + 1)
-            more = len(rows) > limit
-            return Page(
-                tasks=rows[:limit],
-                next_cursor=queries.encode_cursor(rows[limit - 1].id) if more else None,
-            )
-        with self._read() as conn:
-            # One more than asked tells whether there is a next page without a second query.
-            rows = queries.select_task_page(
-                conn,
-                account_id,
-                limit=limit + 1,
-                before_id=before_id,
-                status=None if status is None else TaskStatus(status).value,
-                model=model,
-                external_task_id=external_task_id,
-                models=models,
-                offset=offset,
-            )
-        page = rows[:limit]
-        next_cursor = queries.encode_cursor(page[-1].id) if len(rows) > limit else None
-        return Page(tasks=page, next_cursor=next_cursor)
+            with self._fast_read() as reads:
+                rows = queries.read_task_page(reads, account_id, limit + 1)
+        else:
+            with self._read() as conn:
+                rows = queries.select_task_page(
+                    conn,
+                    account_id,
+                    limit=limit + 1,
+                    before_id=before_id,
+                    status=None if status is None else TaskStatus(status).value,
+                    model=model,
+                    external_task_id=external_task_id,
+                    models=models,
+                    offset=offset,
+                )
+        return queries.page_of(rows[:limit], more=len(rows) > limit)
 
     def request_cancel(self, account_id: str, task_id: str) -> TaskRecord | None:
         now = self._clock()
