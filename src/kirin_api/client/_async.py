@@ -28,7 +28,7 @@ from kirin_api.client._core import (
     Send,
 )
 from kirin_api.client._events import Follow, Reconnect, StreamUnsupported
-from kirin_api.client.helpers import ModelHelpers
+from kirin_api.client._model_methods import ModelHelpers
 from kirin_api.client.types import Element, ModelInfo, Page, Task, TaskStatus, Upload
 
 __all__ = ["AsyncClient", "AsyncElements", "AsyncModels", "AsyncTasks", "AsyncUploads"]

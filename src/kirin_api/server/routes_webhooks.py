@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from kirin_api.contract.errors import NotFound
 from kirin_api.server.auth import authenticate
 from kirin_api.server.context import ServerContext
-from kirin_api.store.base import Account, DeliveryRecord
+from kirin_api.store.base import Account
+from kirin_api.store.delivery_records import DeliveryRecord
 from kirin_api.webhooks import format_secret
 
 router = APIRouter(prefix="/model/v1", tags=["callbacks"])

@@ -18,8 +18,6 @@ from kirin_api.store.base import (
     AccessKeyPair,
     Account,
     ApiKey,
-    ClaimedDelivery,
-    DeliveryRecord,
     DuplicateExternalId,
     Element,
     ElementPage,
@@ -36,9 +34,9 @@ from kirin_api.store.base import (
     TaskRecord,
     TaskStore,
     TooManyUnfinished,
-    WebhookSecrets,
     WorkerInfo,
 )
+from kirin_api.store.delivery_records import ClaimedDelivery, DeliveryRecord, WebhookSecrets
 from kirin_api.store.sql import SqlTaskStore
 from kirin_api.store.sqlite import SqliteTaskStore
 

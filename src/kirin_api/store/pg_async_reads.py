@@ -39,7 +39,7 @@ import asyncpg
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql import Select
 
-from kirin_api.store import queries
+from kirin_api.store import accounts, queries, rows
 from kirin_api.store.base import Account, Page, StoreUnavailable, TaskRecord
 from kirin_api.store.fast_reads import CompiledRead, RecordMemo
 from kirin_api.store.pg_async_pool import Connection, ConnectionPool
@@ -108,27 +108,27 @@ class PgAsyncReads:
         }
         self._pool: ConnectionPool | None = None
         self._pid = os.getpid()
-        self._tasks = RecordMemo(queries.task_of)
+        self._tasks = RecordMemo(rows.task_of)
 
     # --- the reads ---------------------------------------------------------------------------
 
     async def account_for_key(self, key_hash: str) -> Account | None:
-        rows = await self._rows(queries._ACCOUNT_FOR_KEY_HASH, {"key_hash": key_hash})
-        return queries.account_of(rows[0]) if rows else None
+        rows = await self._rows(accounts.ACCOUNT_FOR_KEY_HASH, {"key_hash": key_hash})
+        return accounts.account_of(rows[0]) if rows else None
 
     async def get_task(self, account_id: str, task_id: str) -> TaskRecord | None:
         values = {"task_id": task_id, "account_id": account_id}
-        rows = await self._rows(queries._SELECT_TASK, values)
-        return self._tasks.of(rows[0], _compiled(queries._SELECT_TASK).columns) if rows else None
+        rows = await self._rows(queries.SELECT_TASK, values)
+        return self._tasks.of(rows[0], _compiled(queries.SELECT_TASK).columns) if rows else None
 
     async def first_page(self, account_id: str, limit: int) -> Page:
         if limit < 1:
             raise ValueError(f"limit must be at least 1: {limit}")
         # One more than asked tells whether there is a next page without a second query.
         values = {"account_id": account_id, "page_limit": limit + 1}
-        rows = await self._rows(queries._SELECT_PAGE, values)
+        rows = await self._rows(queries.SELECT_PAGE, values)
         # The extra row only says that there is more: not decoded (three JSON columns).
-        columns = _compiled(queries._SELECT_PAGE).columns
+        columns = _compiled(queries.SELECT_PAGE).columns
         tasks = [self._tasks.of(row, columns) for row in rows[:limit]]
         return queries.page_of(tasks, more=len(rows) > limit)
 

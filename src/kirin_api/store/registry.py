@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 
 from kirin_api.contract.status import TaskStatus
+from kirin_api.store import accounts
 from kirin_api.store.base import QueueStat, WorkerInfo
 from kirin_api.store.schema import tasks, webhook_deliveries, workers
 
@@ -34,13 +35,12 @@ def _record(row: Any) -> WorkerInfo:
 
 
 class RegistryMixin:
-    """Needs the store's ``_write``, ``_read``, ``_clock``, ``_enqueue`` and ``_settle``."""
+    """Needs the store's ``_write``, ``_read``, ``_clock`` and ``_enqueue``."""
 
     _write: Callable[[], AbstractContextManager[Connection]]
     _read: Callable[[], AbstractContextManager[Connection]]
     _clock: Callable[[], float]
     _enqueue: Callable[[Connection, Sequence[str]], None]
-    _settle: Callable[..., None]
 
     def register_worker(self, worker: WorkerInfo) -> None:
         values = {
@@ -148,5 +148,5 @@ class RegistryMixin:
             failed = list(conn.execute(stmt))
             ids = [row.id for row in failed]
             self._enqueue(conn, [row.id for row in failed if row.callback_url is not None])
-            self._settle(conn, ids)
+            accounts.settle(conn, ids)
         return ids

@@ -2,8 +2,11 @@
 
 :class:`SqlTaskStore` implements every method of :class:`~kirin_api.store.base.TaskStore` once,
 on two SQLAlchemy engines (``_writer`` for write transactions, ``_reader`` for reads) and the
-statements of :mod:`kirin_api.store.queries`. A subclass builds the engines (how a write
-transaction begins, the pool) and may widen :meth:`SqlTaskStore._translate`.
+statements of :mod:`kirin_api.store.queries` and its sibling modules. This module holds the
+transactions and the tasks' life; accounts, elements, callbacks, uploads and the worker
+registry are mixins beside it (:mod:`.sql_accounts`, :mod:`.elements`, :mod:`.sql_outbox`,
+:mod:`.uploads`, :mod:`.registry`). A subclass builds the engines (how a write transaction
+begins, the pool) and may widen :meth:`SqlTaskStore._translate`.
 
 Why one implementation is correct on both databases:
 
@@ -32,12 +35,10 @@ happen (a duplicate ``external_task_id`` is found before the insert, under the a
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, exc
@@ -45,19 +46,18 @@ from sqlalchemy import Connection, Engine, exc
 from kirin_api.contract.errors import TaskErrorKind, task_error_code
 from kirin_api.contract.ids import ulid
 from kirin_api.contract.status import TaskStatus
-from kirin_api.store import migrations, queries, slots, task_admission
+from kirin_api.store import (
+    accounts,
+    migrations,
+    queries,
+    slots,
+    task_admission,
+    task_finish,
+    task_leases,
+)
 from kirin_api.store.async_reads import AsyncReads
 from kirin_api.store.base import (
-    AccessKeyPair,
-    Account,
-    ApiKey,
-    ClaimedDelivery,
-    DeliveryOutcome,
-    DeliveryRecord,
-    Element,
-    ElementPage,
     Heartbeat,
-    NewElement,
     NewTask,
     Page,
     StoreError,
@@ -65,16 +65,15 @@ from kirin_api.store.base import (
     Submission,
     TaskAlreadyFinished,
     TaskRecord,
-    WebhookSecrets,
 )
+from kirin_api.store.elements import ElementsMixin
 from kirin_api.store.fast_reads import FastReads
 from kirin_api.store.registry import RegistryMixin
+from kirin_api.store.sql_accounts import AccountsMixin
+from kirin_api.store.sql_outbox import OutboxMixin
 from kirin_api.store.task_watch import TaskWatchMixin
 from kirin_api.store.uploads import UploadsMixin
 
-# How much of an access key `kirin keys list` shows (the access key is not a secret, but a
-# listing need not hand it out whole).
-ACCESS_KEY_SHOWN = 8
 # Seconds between two sweeps of expired leases by one store (see ``claim``).
 SWEEP_INTERVAL = 1.0
 # At most this many claimed tasks are remembered to have no callback_url (see ``claim``); a
@@ -82,7 +81,9 @@ SWEEP_INTERVAL = 1.0
 MAX_REMEMBERED = 1024
 
 
-class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
+class SqlTaskStore(
+    AccountsMixin, ElementsMixin, OutboxMixin, RegistryMixin, UploadsMixin, TaskWatchMixin
+):
     """:class:`~kirin_api.store.base.TaskStore` on SQLAlchemy engines; see the module docstring.
 
     ``writer`` runs write transactions, ``reader`` read-only ones (it may be the same engine);
@@ -112,7 +113,7 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
         # Runs the writes that are one statement (see ``_write_statement``).
         self._single = writer if single is None else single
         # Whether a task without a callback_url is finished by one statement on its own
-        # (``queries._finish``'s ``alone``): where single statements commit on their own.
+        # (``task_finish._finish``'s ``alone``): where single statements commit on their own.
         self._finish_alone = single is not None
         # The tasks claimed by this store that have no callback_url (see ``_finish_task``).
         self._without_callback: set[str] = set()
@@ -220,84 +221,6 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
         self._secrets[name] = value
         return value
 
-    # --- accounts and keys ---------------------------------------------------------------
-
-    def ensure_account(self, name: str) -> Account:
-        with self._write() as conn:
-            queries.insert_account_if_absent(conn, "acct_" + ulid(), name, self._clock())
-            account = queries.select_account_by_name(conn, name)
-        if account is None:  # pragma: no cover - inserted or kept in the same transaction
-            raise StoreError(f"account {name!r} vanished")
-        return account
-
-    def create_api_key(
-        self,
-        account_id: str,
-        name: str,
-        key_hash: str,
-        prefix: str,
-        *,
-        access_key: str | None = None,
-        sealed_secret: str | None = None,
-    ) -> ApiKey:
-        with self._write() as conn:
-            return queries.insert_api_key(
-                conn,
-                key_id="key_" + ulid(),
-                account_id=account_id,
-                name=name,
-                key_hash=key_hash,
-                prefix=prefix,
-                now=self._clock(),
-                access_key=access_key,
-                sealed_secret=sealed_secret,
-            )
-
-    def account_for_key(self, key_hash: str) -> Account | None:
-        with self._fast_read() as reads:
-            return queries.read_account_for_key_hash(reads, key_hash)
-
-    def create_access_key(
-        self, account_id: str, name: str, access_key: str, sealed_secret: str, key_hash: str
-    ) -> ApiKey:
-        return self.create_api_key(
-            account_id,
-            name,
-            key_hash,
-            access_key[:ACCESS_KEY_SHOWN],
-            access_key=access_key,
-            sealed_secret=sealed_secret,
-        )
-
-    def access_key_pair(self, access_key: str) -> AccessKeyPair | None:
-        with self._read() as conn:
-            found = queries.select_access_key_pair(conn, access_key)
-        return None if found is None else AccessKeyPair(account=found[0], sealed_secret=found[1])
-
-    def reseal_access_keys(self, reseal: Callable[[str, str], str]) -> int:
-        with self._write() as conn:
-            sealed = queries.select_sealed_secrets(conn)
-            for key_id, access_key, secret in sealed:
-                queries.update_sealed_secret(conn, key_id, reseal(access_key, secret))
-        return len(sealed)
-
-    def list_api_keys(self, account_id: str | None = None) -> list[ApiKey]:
-        with self._read() as conn:
-            return queries.select_api_keys(conn, account_id)
-
-    def revoke_api_key(self, key_id_or_prefix: str) -> ApiKey | None:
-        """Revoke by id or by prefix; None if no such key. A prefix that several keys share is
-        refused with :class:`StoreError` (name the key by its id then)."""
-        with self._write() as conn:
-            keys = queries.select_api_keys_by_id_or_prefix(conn, key_id_or_prefix)
-            if not keys:
-                return None
-            if len(keys) > 1:
-                raise StoreError(
-                    f"{len(keys)} keys have the prefix {key_id_or_prefix!r}; revoke one by its id"
-                )
-            return queries.revoke_api_key(conn, keys[0].id, self._clock())
-
     # --- tasks, as the API sees them -----------------------------------------------------
 
     def create_task(self, task: NewTask, *, max_unfinished: int | None = None) -> TaskRecord:
@@ -316,43 +239,6 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
                 return task_admission.create_batch(conn, submissions, self._enqueue)
         except exc.IntegrityError as error:  # only under a broken lock or file
             raise StoreError(f"tasks cannot be stored: {error.orig}") from error
-
-    @staticmethod
-    def _settle(conn: Connection, task_ids: Sequence[str], charge: str | None = None) -> None:
-        """Release what finished tasks held; a completed task (``charge``) is charged what it
-        cost. Runs in the transaction of the status change, like the outbox, which holds the
-        tasks' rows already (their status was just changed)."""
-        released: dict[str, Decimal] = {}
-        charged: dict[str, int] = {}
-        for task_id in task_ids:
-            found = queries.take_reservation(conn, task_id)
-            if found is None:  # pragma: no cover - the caller just changed the task
-                continue
-            account_id, held = found
-            if held is None and charge is None:
-                continue
-            released[account_id] = released.get(account_id, Decimal(0)) + Decimal(held or 0)
-            if charge is not None:
-                charged[account_id] = charged.get(account_id, 0) + 1
-        # Accounts are locked in one fixed order, so two transactions that settle tasks of the
-        # same accounts never wait on each other in a circle (a deadlock on PostgreSQL).
-        for account_id in sorted(released):
-            if released[account_id] == 0:
-                # Only a charge: nothing to do for an unlimited account, and looking without the
-                # lock spares every completion of such an account a wait on its row.
-                peek = queries.select_account_by_id(conn, account_id)
-                if peek is None or peek.balance is None:
-                    continue
-            account = queries.select_account_by_id(conn, account_id, lock=True)
-            if account is None:  # pragma: no cover - tasks reference accounts
-                continue
-            reserved = Decimal(account.reserved) - released[account_id]
-            balance = account.balance
-            if charge is not None and balance is not None:
-                balance = str(Decimal(balance) - Decimal(charge) * charged.get(account_id, 0))
-            queries.update_account_money(
-                conn, account.id, balance=balance, reserved=str(max(reserved, Decimal(0)))
-            )
 
     def get_task(self, account_id: str, task_id: str) -> TaskRecord | None:
         with self._fast_read() as reads:
@@ -400,7 +286,7 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
             record = queries.cancel_pending_task(conn, account_id, task_id, now)
             if record is not None:  # pending -> cancelled: a status change, so a callback
                 self._enqueue(conn, [record.id])
-                self._settle(conn, [record.id])
+                accounts.settle(conn, [record.id])
             else:
                 record = queries.request_cancel_processing(conn, account_id, task_id, now)
             if record is not None:
@@ -431,7 +317,7 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
         # its delivery; a later attempt takes over a lease-expired task that was processing
         # already: no status change. On PostgreSQL both are one statement.
         with self._write_statement() as conn:
-            task = queries.claim_next(
+            task = task_leases.claim_next(
                 conn,
                 models=models,
                 worker_id=worker_id,
@@ -451,10 +337,10 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
         whose cancel was requested, fail those out of attempts (their model's ``...098``)."""
         codes = {model: task_error_code(model, TaskErrorKind.STATUS_CHECK) for model in models}
         with self._write() as conn:
-            finished = queries.cancel_expired_cancel_requested(conn, models, now)
-            finished += queries.fail_exhausted(conn, models, codes, max_attempts, now)
+            finished = task_leases.cancel_expired_cancel_requested(conn, models, now)
+            finished += task_leases.fail_exhausted(conn, models, codes, max_attempts, now)
             self._enqueue(conn, finished)
-            self._settle(conn, finished)
+            accounts.settle(conn, finished)
 
     def wait_for_work(self, models: Sequence[str], timeout: float, stop: threading.Event) -> None:
         """No notifications here (SQLite): wait ``timeout`` or until ``stop``; the worker then
@@ -468,13 +354,13 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
         progress = min(max(progress, 0.0), 1.0)
         # One write (the read after it only informs a worker that lost the lease).
         with self._write_statement() as conn:
-            cancel = queries.extend_lease(
+            cancel = task_leases.extend_lease(
                 conn, task_id, attempt, progress, now + lease_seconds, now
             )
             if cancel is None:
                 return Heartbeat(
                     lease_held=False,
-                    cancel_requested=queries.select_cancel_requested(conn, task_id),
+                    cancel_requested=task_leases.select_cancel_requested(conn, task_id),
                 )
         return Heartbeat(lease_held=True, cancel_requested=cancel)
 
@@ -488,8 +374,8 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
     ) -> bool:
         now = self._clock()
 
-        def finish(conn: Connection, alone: bool) -> queries.Finished | None:
-            return queries.complete_task(
+        def finish(conn: Connection, alone: bool) -> task_finish.Finished | None:
+            return task_finish.complete_task(
                 conn,
                 task_id,
                 attempt,
@@ -505,8 +391,8 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
     def fail(self, task_id: str, attempt: int, error_code: str, error_message: str) -> bool:
         now = self._clock()
 
-        def finish(conn: Connection, alone: bool) -> queries.Finished | None:
-            return queries.fail_task(
+        def finish(conn: Connection, alone: bool) -> task_finish.Finished | None:
+            return task_finish.fail_task(
                 conn, task_id, attempt, error_code, error_message, now, alone=alone
             )
 
@@ -515,15 +401,15 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
     def mark_cancelled(self, task_id: str, attempt: int) -> bool:
         now = self._clock()
 
-        def finish(conn: Connection, alone: bool) -> queries.Finished | None:
-            return queries.cancel_claimed_task(conn, task_id, attempt, now, alone=alone)
+        def finish(conn: Connection, alone: bool) -> task_finish.Finished | None:
+            return task_finish.cancel_claimed_task(conn, task_id, attempt, now, alone=alone)
 
         return self._finish_task(task_id, finish)
 
     def defer(self, task_id: str, attempt: int, delay: float) -> bool:
         now = self._clock()
         with self._write() as conn:
-            return queries.defer_task(conn, task_id, attempt, now + delay, now)
+            return task_leases.defer_task(conn, task_id, attempt, now + delay, now)
 
     # --- upstream engines: parallel-task slots --------------------------------------------
 
@@ -547,10 +433,10 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
     def _finish_task(
         self,
         task_id: str,
-        finish: Callable[[Connection, bool], queries.Finished | None],
+        finish: Callable[[Connection, bool], task_finish.Finished | None],
         charge: str | None = None,
     ) -> bool:
-        """Run ``finish`` (a fenced status change; ``alone``: see ``queries._finish``), then
+        """Run ``finish`` (a fenced status change; ``alone``: see ``task_finish._finish``), then
         what must commit with it: the delivery if the task has a callback_url, and the money if
         ``finish`` did not settle it (SQLite); ``charge`` is what a completion costs."""
         if task_id in self._without_callback:
@@ -573,185 +459,5 @@ class SqlTaskStore(RegistryMixin, UploadsMixin, TaskWatchMixin):
                 done.reserved_cost is None and (charge is None or done.balance is None)
             ):
                 return True
-            self._settle(conn, [task_id], charge=charge)
+            accounts.settle(conn, [task_id], charge=charge)
             return True
-
-    # --- accounts: money and limits ------------------------------------------------------
-
-    def get_account(self, name: str) -> Account | None:
-        with self._read() as conn:
-            return queries.select_account_by_name(conn, name)
-
-    def list_accounts(self) -> list[Account]:
-        with self._read() as conn:
-            return queries.select_accounts(conn)
-
-    def set_balance(self, account_id: str, balance: Decimal | None) -> Account:
-        with self._write() as conn:
-            account = self._account(conn, account_id, lock=True)
-            queries.update_account_money(
-                conn,
-                account_id,
-                balance=None if balance is None else str(balance),
-                reserved=account.reserved,
-            )
-            return self._account(conn, account_id)
-
-    def top_up(self, account_id: str, amount: Decimal) -> Account:
-        if amount <= 0:
-            raise ValueError(f"a top-up must be positive, got {amount}")
-        with self._write() as conn:
-            account = self._account(conn, account_id, lock=True)
-            if account.balance is None:
-                raise StoreError(f"account {account.name} is unlimited; set a balance first")
-            queries.update_account_money(
-                conn,
-                account_id,
-                balance=str(Decimal(account.balance) + amount),
-                reserved=account.reserved,
-            )
-            return self._account(conn, account_id)
-
-    def set_max_unfinished(self, account_id: str, limit: int | None) -> Account:
-        with self._write() as conn:
-            self._account(conn, account_id, lock=True)
-            queries.update_account_limit(conn, account_id, limit)
-            return self._account(conn, account_id)
-
-    @staticmethod
-    def _account(conn: Connection, account_id: str, *, lock: bool = False) -> Account:
-        account = queries.select_account_by_id(conn, account_id, lock=lock)
-        if account is None:
-            raise StoreError(f"no account {account_id}")
-        return account
-
-    # --- the subject library -------------------------------------------------------------
-
-    def create_element(self, element: NewElement) -> Element:
-        with self._write() as conn:
-            queries.insert_element_if_absent(conn, new_element_id(), element, self._clock())
-            made = queries.select_element_by_source_task(conn, element.source_task_id)
-        if made is None:  # pragma: no cover - inserted or kept in the same transaction
-            raise StoreError(f"the element of task {element.source_task_id} vanished")
-        return made
-
-    def get_element(self, account_id: str, element_id: int) -> Element | None:
-        with self._read() as conn:
-            return queries.select_element(conn, account_id, element_id)
-
-    def list_elements(
-        self, account_id: str, *, limit: int, cursor: str | None = None
-    ) -> ElementPage:
-        after = queries.decode_element_cursor(cursor) if cursor else None
-        with self._read() as conn:
-            rows = queries.select_element_page(conn, account_id, limit=limit + 1, after=after)
-        page = rows[:limit]
-        next_cursor = queries.encode_element_cursor(page[-1]) if len(rows) > limit else None
-        return ElementPage(elements=page, next_cursor=next_cursor)
-
-    def delete_element(self, account_id: str, element_id: int) -> bool:
-        with self._write() as conn:
-            return queries.soft_delete_element(conn, account_id, element_id, self._clock())
-
-    # --- webhooks: the callback outbox and the signing secrets ---------------------------------
-
-    def _enqueue(self, conn: Connection, task_ids: Sequence[str]) -> None:
-        """The outbox: inside the transaction of a status change, one delivery per changed task
-        that has a callback_url. Committed with the change or not at all."""
-        now = self._clock()
-        for task_id in task_ids:
-            queries.enqueue_delivery(conn, "msg_" + ulid(now), task_id, now)
-
-    def claim_delivery(self, lease_seconds: float) -> ClaimedDelivery | None:
-        now = self._clock()
-        with self._write() as conn:
-            delivery = queries.claim_next_delivery(
-                conn, lease_expires_at=now + lease_seconds, now=now
-            )
-            if delivery is None:
-                return None
-            found = queries.select_delivery_task(conn, delivery.id)
-            if found is None:  # pragma: no cover - the foreign key keeps the task
-                raise StoreError(f"the task of delivery {delivery.id} vanished")
-            task, callback_url = found
-            keys = self._webhook_secrets(conn, delivery.account_id).signing_keys(now)
-        return ClaimedDelivery(
-            delivery=delivery, task=task, callback_url=callback_url, signing_keys=keys
-        )
-
-    def finish_delivery(
-        self,
-        delivery_id: str,
-        attempt: int,
-        outcome: DeliveryOutcome,
-        *,
-        status_code: int | None = None,
-        error: str | None = None,
-        retry_in: float | None = None,
-    ) -> bool:
-        now = self._clock()
-        if outcome == "retry":
-            if retry_in is None:
-                raise ValueError("a retry needs retry_in")
-            state, next_attempt_at = "pending", now + max(retry_in, 0.0)
-        else:
-            state, next_attempt_at = outcome, None
-        with self._write() as conn:
-            record = queries.finish_delivery(
-                conn,
-                delivery_id,
-                attempt,
-                state=state,
-                next_attempt_at=next_attempt_at,
-                status_code=status_code,
-                error=error,
-                now=now,
-            )
-            if record is not None and outcome == "gone":
-                queries.drop_pending_deliveries(conn, record.task_id)
-        return record is not None
-
-    def next_delivery_due(self) -> float | None:
-        with self._read() as conn:
-            return queries.select_next_delivery_due(conn)
-
-    def list_deliveries(self, account_id: str, task_id: str) -> list[DeliveryRecord] | None:
-        with self._read() as conn:
-            if queries.select_task(conn, account_id, task_id) is None:
-                return None
-            return queries.select_deliveries(conn, account_id, task_id)
-
-    def _webhook_secrets(self, conn: Connection, account_id: str) -> WebhookSecrets:
-        queries.insert_webhook_secret_if_absent(conn, account_id, os.urandom(32), self._clock())
-        found = queries.select_webhook_secrets(conn, account_id)
-        if found is None:  # pragma: no cover - inserted or kept in the same transaction
-            raise StoreError(f"the webhook secret of {account_id} vanished")
-        return found
-
-    def webhook_secrets(self, account_id: str) -> WebhookSecrets:
-        with self._write() as conn:
-            return self._webhook_secrets(conn, account_id)
-
-    def rotate_webhook_secret(self, account_id: str, grace_seconds: float) -> WebhookSecrets:
-        now = self._clock()
-        with self._write() as conn:
-            self._webhook_secrets(conn, account_id)
-            rotated = queries.rotate_webhook_secret(
-                conn, account_id, os.urandom(32), now + grace_seconds, now
-            )
-        if rotated is None:  # pragma: no cover - ensured in the same transaction
-            raise StoreError(f"the webhook secret of {account_id} vanished")
-        return rotated
-
-    def finish_webhook_rotation(self, account_id: str) -> WebhookSecrets:
-        with self._write() as conn:
-            self._webhook_secrets(conn, account_id)
-            ended = queries.end_webhook_rotation(conn, account_id)
-        if ended is None:  # pragma: no cover - ensured in the same transaction
-            raise StoreError(f"the webhook secret of {account_id} vanished")
-        return ended
-
-
-def new_element_id() -> int:
-    """A random positive 63-bit id, at least 10^17 so that ids all look alike (18-19 digits)."""
-    return 10**17 + secrets.randbelow(2**63 - 1 - 10**17)

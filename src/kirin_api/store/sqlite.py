@@ -32,9 +32,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
 
 from kirin_api.store.base import StoreUnavailable
-from kirin_api.store.sql import SqlTaskStore, new_element_id
+from kirin_api.store.sql import SqlTaskStore
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "SqliteTaskStore", "new_element_id"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "SqliteTaskStore"]
 
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for the lock before StoreUnavailable
 # Connections each of the two engines keeps open: one per thread that uses the store at once

@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection
 
-from kirin_api.store import queries
+from kirin_api.store import accounts, queries
 from kirin_api.store.base import (
     Account,
     DuplicateExternalId,
@@ -61,11 +61,12 @@ def create_batch(
     # SQLite), once per model. Sent first: the accounts' rows are then locked one round trip less.
     for model in sorted({s.task.model for s in submissions}):
         queries.notify_new_task(conn, model)
-    # Locked in one fixed order, as ``_settle`` does: two transactions never wait in a circle.
+    # Locked in one fixed order, as ``accounts.settle`` does: two transactions never wait in a
+    # circle.
     # Every task is inserted under its account's lock, so what is read under it stays true.
     ledgers: dict[str, _Ledger | None] = {}
     for account_id in sorted({s.task.account_id for s in submissions}):
-        account = queries.select_account_by_id(conn, account_id, lock=True)
+        account = accounts.select_account_by_id(conn, account_id, lock=True)
         ledgers[account_id] = None if account is None else _Ledger(account)
     outcomes: list[TaskRecord | StoreError | None] = []
     admitted: list[NewTask] = []
@@ -90,7 +91,7 @@ def create_batch(
     records = iter(queries.insert_tasks(conn, admitted))
     for ledger in ledgers.values():
         if ledger is not None and ledger.reserved_changed:
-            queries.update_account_money(
+            accounts.update_account_money(
                 conn,
                 ledger.account.id,
                 balance=ledger.account.balance,
@@ -116,7 +117,7 @@ def _refusal(
         limit = submission.max_unfinished
     if limit is not None:
         if ledger.stored_unfinished is None:
-            ledger.stored_unfinished = queries.count_unfinished_tasks(conn, account.id)
+            ledger.stored_unfinished = accounts.count_unfinished_tasks(conn, account.id)
         if ledger.stored_unfinished + ledger.admitted >= limit:
             return TooManyUnfinished(limit)
     if task.reserve is not None and account.balance is not None:

@@ -33,12 +33,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kirin_api.net.fetch import FetchError, SafeFetcher
-from kirin_api.store.base import (
-    ClaimedDelivery,
-    DeliveryOutcome,
-    StoreUnavailable,
-    TaskStore,
-)
+from kirin_api.store.base import StoreUnavailable, TaskStore
+from kirin_api.store.delivery_records import ClaimedDelivery, DeliveryOutcome
 from kirin_api.views import ResultLinks, TaskRenderer, task_object
 from kirin_api.webhooks.signing import webhook_headers
 

@@ -15,7 +15,7 @@ from kirin_api.store import (
     SqlTaskStore,
     TaskRecord,
     TaskStore,
-    queries,
+    outbox,
 )
 from tests.integration.store.conftest import FakeClock
 
@@ -182,13 +182,13 @@ def test_a_rolled_back_status_change_leaves_no_delivery_and_vice_versa(
         pytest.skip("patches the SQL module the SQL stores run")
     task = new_task(store, clock, account_id)
     attempt = claim(store).attempt
-    real = queries.enqueue_delivery
+    real = outbox.enqueue_delivery
 
     def enqueue_then_crash(*args: Any, **kwargs: Any) -> bool:
         real(*args, **kwargs)  # the delivery row is written ...
         raise RuntimeError("crash before commit")  # ... and the transaction dies
 
-    monkeypatch.setattr(queries, "enqueue_delivery", enqueue_then_crash)
+    monkeypatch.setattr(outbox, "enqueue_delivery", enqueue_then_crash)
     with pytest.raises(RuntimeError):
         store.complete(task.id, attempt, {"content": []}, "0.14", {})
     with pytest.raises(RuntimeError):
