@@ -73,10 +73,13 @@ class Watchdog:
             except Exception:  # a bug must not end the watchdog
                 log.exception("watchdog sweep failed")
             for sweep in self._also:
+                name = getattr(sweep, "__qualname__", sweep)
                 try:
                     sweep()
+                except StoreUnavailable as exc:  # an outage, not a bug: one line, no traceback
+                    log.warning("watchdog: %s: database unavailable: %s", name, exc)
                 except Exception:
-                    log.exception("watchdog: %s failed", getattr(sweep, "__qualname__", sweep))
+                    log.exception("watchdog: %s failed", name)
 
     def sweep(self) -> list[str]:
         """Fail what waits too long now; the ids failed."""

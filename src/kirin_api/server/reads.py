@@ -1,9 +1,10 @@
 """Where the routes run the store's reads, so that none blocks the event loop for long:
 
-- the reads of nearly every request (a key's account, one task, the first page of the list:
-  :func:`account_for_key`, :func:`get_task`, :func:`list_tasks`) as the store's coroutines on the
-  event loop where it has them (``TaskStore.async_reads``: PostgreSQL, whose reads wait on the
-  network, over an async driver);
+- the reads of nearly every request (a key's account, a JWT's access-key pair, one task, the
+  first page of the list: :func:`account_for_key`, :func:`access_key_pair`, :func:`get_task`,
+  :func:`list_tasks`) as the store's coroutines on the event loop where it has them
+  (``TaskStore.async_reads``: PostgreSQL, whose reads wait on the network, over an async
+  driver);
 - else on the event loop's thread when the store says its reads are quick (SQLite: a local file,
   WAL readers wait for no writer);
 - else on a worker thread (:func:`read`).
@@ -21,7 +22,7 @@ from typing import ParamSpec, TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from kirin_api.contract.status import TaskStatus
-from kirin_api.store.base import Account, Page, TaskRecord, TaskStore
+from kirin_api.store.base import AccessKeyPair, Account, Page, TaskRecord, TaskStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -40,6 +41,13 @@ async def account_for_key(store: TaskStore, key_hash: str) -> Account | None:
     if store.async_reads is not None:
         return await store.async_reads.account_for_key(key_hash)
     return await read(store, store.account_for_key, key_hash)
+
+
+async def access_key_pair(store: TaskStore, access_key: str) -> AccessKeyPair | None:
+    """``store.access_key_pair``, on the loop where the store can."""
+    if store.async_reads is not None:
+        return await store.async_reads.access_key_pair(access_key)
+    return await read(store, store.access_key_pair, access_key)
 
 
 async def get_task(store: TaskStore, account_id: str, task_id: str) -> TaskRecord | None:

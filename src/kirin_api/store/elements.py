@@ -15,24 +15,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Row,
-    and_,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select, update
 
 from kirin_api.contract.errors import InvalidParameter
 from kirin_api.store.base import Element, ElementPage, NewElement, StoreError
-from kirin_api.store.rows import (
-    changed,
-    dump_json,
-    insert_for,
-    unbase64,
-)
+from kirin_api.store.rows import changed, dump_json, insert_for, unbase64
 from kirin_api.store.schema import elements
 
 

@@ -36,17 +36,8 @@ from sqlalchemy.sql.dml import Insert
 from kirin_api.contract.status import TaskStatus
 from kirin_api.store.base import TaskRecord
 from kirin_api.store.delivery_records import DeliveryRecord, WebhookSecrets
-from kirin_api.store.rows import (
-    changed,
-    insert_for,
-    load_json,
-    task_record,
-)
-from kirin_api.store.schema import (
-    tasks,
-    webhook_deliveries,
-    webhook_secrets,
-)
+from kirin_api.store.rows import changed, insert_for, load_json, task_record
+from kirin_api.store.schema import tasks, webhook_deliveries, webhook_secrets
 
 _wd = webhook_deliveries
 _GONE_ERROR = "the receiver answered 410 Gone to a delivery of this task; no more are sent"

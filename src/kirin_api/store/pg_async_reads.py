@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql import Select
 
 from kirin_api.store import accounts, queries, rows
-from kirin_api.store.base import Account, Page, StoreUnavailable, TaskRecord
+from kirin_api.store.base import AccessKeyPair, Account, Page, StoreUnavailable, TaskRecord
 from kirin_api.store.fast_reads import CompiledRead, RecordMemo
 from kirin_api.store.pg_async_pool import Connection, ConnectionPool
 
@@ -115,6 +115,10 @@ class PgAsyncReads:
     async def account_for_key(self, key_hash: str) -> Account | None:
         rows = await self._rows(accounts.ACCOUNT_FOR_KEY_HASH, {"key_hash": key_hash})
         return accounts.account_of(rows[0]) if rows else None
+
+    async def access_key_pair(self, access_key: str) -> AccessKeyPair | None:
+        rows = await self._rows(accounts.ACCESS_KEY_PAIR, {"access_key": access_key})
+        return accounts.access_key_pair_of(rows[0]) if rows else None
 
     async def get_task(self, account_id: str, task_id: str) -> TaskRecord | None:
         values = {"task_id": task_id, "account_id": account_id}

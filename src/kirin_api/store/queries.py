@@ -27,23 +27,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    bindparam,
-    func,
-    literal,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, bindparam, func, literal, select, update
 
 from kirin_api.contract.errors import InvalidParameter
 from kirin_api.contract.status import TaskStatus
-from kirin_api.store.base import (
-    NewTask,
-    Page,
-    TaskRecord,
-)
+from kirin_api.store.base import NewTask, Page, TaskRecord
 from kirin_api.store.fast_reads import FastReads
 from kirin_api.store.rows import (
     PENDING,
@@ -54,10 +42,7 @@ from kirin_api.store.rows import (
     task_record,
     unbase64,
 )
-from kirin_api.store.schema import (
-    secrets,
-    tasks,
-)
+from kirin_api.store.schema import secrets, tasks
 
 # --- health and secrets ----------------------------------------------------------------------
 

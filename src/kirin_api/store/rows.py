@@ -14,20 +14,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    CursorResult,
-    Row,
-    String,
-    literal_column,
-)
+from sqlalchemy import Connection, CursorResult, Row, String, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kirin_api import fastjson
 from kirin_api.contract.status import TaskStatus
-from kirin_api.store.base import (
-    TaskRecord,
-)
+from kirin_api.store.base import TaskRecord
 
 PENDING = TaskStatus.PENDING.value
 PROCESSING = TaskStatus.PROCESSING.value

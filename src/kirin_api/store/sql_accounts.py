@@ -78,9 +78,8 @@ class AccountsMixin:
         )
 
     def access_key_pair(self, access_key: str) -> AccessKeyPair | None:
-        with self._read() as conn:
-            found = accounts.select_access_key_pair(conn, access_key)
-        return None if found is None else AccessKeyPair(account=found[0], sealed_secret=found[1])
+        with self._fast_read() as reads:
+            return accounts.read_access_key_pair(reads, access_key)
 
     def reseal_access_keys(self, reseal: Callable[[str, str], str]) -> int:
         with self._write() as conn:

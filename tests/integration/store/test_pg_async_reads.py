@@ -56,6 +56,9 @@ def test_the_reads_answer_as_the_store_does_and_only_for_the_account(
     store.create_api_key(alice.id, "k", "hash-alice", "kirin_sk_a")
     revoked = store.create_api_key(bob.id, "k", "hash-bob", "kirin_sk_b")
     store.revoke_api_key(revoked.id)
+    store.create_access_key(alice.id, "kling", "ak_alice", "v1.sealed-alice", "hash-ak-alice")
+    bobs_pair = store.create_access_key(bob.id, "kling", "ak_bob", "v1.sealed-bob", "hash-ak-b")
+    store.revoke_api_key(bobs_pair.id)
     alices = [new_task(store, alice.id, n) for n in range(5)]
     bobs = new_task(store, bob.id)
 
@@ -63,6 +66,15 @@ def test_the_reads_answer_as_the_store_does_and_only_for_the_account(
         assert await reads.account_for_key("hash-alice") == store.account_for_key("hash-alice")
         assert await reads.account_for_key("hash-bob") is None  # revoked
         assert await reads.account_for_key("no such hash") is None
+        pair = await reads.access_key_pair("ak_alice")
+        assert pair == store.access_key_pair("ak_alice")
+        assert pair is not None
+        assert (pair.account, pair.sealed_secret) == (alice, "v1.sealed-alice")
+        assert await reads.access_key_pair("ak_bob") is None  # revoked
+        assert await reads.access_key_pair("ak_nobody") is None
+        # An access key is not an API key, nor the other way round.
+        assert await reads.account_for_key("hash-ak-alice") is None
+        assert await reads.access_key_pair("kirin_sk_a") is None
         assert await reads.get_task(alice.id, alices[0]) == store.get_task(alice.id, alices[0])
         # Another account's task is no task at all.
         assert await reads.get_task(alice.id, bobs) is None
@@ -97,6 +109,7 @@ def test_a_stopped_server_is_store_unavailable_then_the_reads_recover(
                 reads.get_task(account.id, task_id),
                 reads.first_page(account.id, 10),
                 reads.account_for_key("hash"),
+                reads.access_key_pair("ak_any"),
             ):
                 started = time.monotonic()
                 with pytest.raises(StoreUnavailable, match="cannot be used"):

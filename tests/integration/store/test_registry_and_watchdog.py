@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from decimal import Decimal
+
+import pytest
 
 from kirin_api.contract.ids import ulid
 from kirin_api.contract.status import TaskStatus
-from kirin_api.store import NewTask, TaskRecord, TaskStore, WorkerInfo
+from kirin_api.store import NewTask, StoreUnavailable, TaskRecord, TaskStore, WorkerInfo
 from kirin_api.watchdog import Watchdog, WatchdogConfig
 from tests.integration.store.conftest import FakeClock
 
@@ -124,3 +128,25 @@ def test_max_queue_seconds_fails_tasks_that_waited_too_long(
     assert Watchdog(store, config, clock=clock).sweep() == [old.id]
     assert "KIRIN_MAX_QUEUE_SECONDS" in (status(store, old).error_message or "")
     assert status(store, young).status is TaskStatus.PENDING
+
+
+def test_a_database_outage_in_a_sweep_is_one_warning_and_the_sweeps_go_on(
+    store: TaskStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    beats: list[str] = []
+    stop = threading.Event()
+
+    def purge_uploads() -> None:
+        beats.append("purge")
+        if len(beats) >= 3:
+            stop.set()
+        raise StoreUnavailable("the database db cannot be used: connection refused")
+
+    watchdog = Watchdog(store, WatchdogConfig(interval=0.01), clock, also=[purge_uploads])
+    with caplog.at_level(logging.WARNING, logger="kirin_api.watchdog"):
+        watchdog.run(stop)
+    assert beats == ["purge"] * 3  # the outage did not end the loop
+    outages = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert len(outages) == 3
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in outages)
+    assert "purge_uploads" in outages[0].getMessage()
