@@ -28,16 +28,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator
 
-from kirin_api.contract.common import (
-    ContractModel,
-    KirinRequest,
-    ModelContract,
-    not_blank,
-    rule_error,
-)
+from kirin_api.contract.common import ContractModel, KirinRequest, ModelContract, not_blank
 from kirin_api.contract.inputs import ImageInput, VideoUrl
 from kirin_api.contract.job import OutputSpec
 from kirin_api.contract.media import ImageRules, MediaFacts, MediaRef, VideoRules
+from kirin_api.contract.messages import rule_error
 
 MODEL_ID = "kirin_custom_elements"
 

@@ -39,11 +39,12 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, model_validator
 
-from kirin_api.contract.common import ContractModel, KirinRequest, ModelContract, rule_error
+from kirin_api.contract.common import ContractModel, KirinRequest, ModelContract
 from kirin_api.contract.errors import InvalidMedia, InvalidParameter
 from kirin_api.contract.inputs import ImageInput, output_size, required_facts
 from kirin_api.contract.job import OutputSpec
 from kirin_api.contract.media import ImageRules, MediaFacts, MediaRef
+from kirin_api.contract.messages import rule_error
 from kirin_api.contract.t2v import FPS, Duration, Mode, NegativePrompt, Prompt
 
 MODEL_ID = "kirin_v1_i2v"

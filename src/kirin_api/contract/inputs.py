@@ -42,8 +42,9 @@ from pydantic import AfterValidator, Field, GetCoreSchemaHandler, GetJsonSchemaH
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from kirin_api.contract.common import ContractModel, describe_value, rule_error
+from kirin_api.contract.common import ContractModel
 from kirin_api.contract.media import MediaFacts
+from kirin_api.contract.messages import describe_value, rule_error
 
 __all__ = [
     "ASPECT_MAX",
@@ -72,7 +73,7 @@ ELEMENT_ID_MAX = 2**63 - 1
 _EXACT_FLOAT_MAX = 2**53
 
 # The context key that marks a rule error as invalid_media rather than invalid_parameter; the
-# registry reads it when it translates a ValidationError (common.translate_validation_error only
+# registry reads it when it translates a ValidationError (messages.translate_validation_error only
 # knows invalid_parameter).
 INVALID_MEDIA_FLAG = "invalid_media"
 
@@ -97,7 +98,7 @@ _DATA_URI = re.compile(r"^\s*data:", re.IGNORECASE)
 
 
 def media_rule_error(message: str, *, param: str | None = None) -> PydanticCustomError:
-    """Like :func:`~kirin_api.contract.common.rule_error`, but the request is refused with
+    """Like :func:`~kirin_api.contract.messages.rule_error`, but the request is refused with
     ``invalid_media`` (the registry looks for :data:`INVALID_MEDIA_FLAG`)."""
     base = rule_error(message, param=param)
     return PydanticCustomError(

@@ -34,7 +34,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from kirin_api.contract.common import KirinRequest, ModelContract, rule_error
+from kirin_api.contract.common import KirinRequest, ModelContract
 from kirin_api.contract.errors import InvalidMedia
 from kirin_api.contract.inputs import (
     ElementRef,
@@ -45,6 +45,7 @@ from kirin_api.contract.inputs import (
 )
 from kirin_api.contract.job import OutputSpec
 from kirin_api.contract.media import ImageRules, MediaFacts, MediaRef, VideoRules
+from kirin_api.contract.messages import rule_error
 from kirin_api.contract.t2v import FPS, PROMPT_MAX_LENGTH, Mode
 
 MODEL_ID = "kirin_v3_motion_control"

@@ -38,17 +38,12 @@ from kirin_api.contract import (
     t2v,
     v3_i2v,
 )
-from kirin_api.contract.common import (
-    COMMON_FIELDS,
-    KirinRequest,
-    ModelContract,
-    describe_value,
-    translate_validation_error,
-)
+from kirin_api.contract.common import KirinRequest, ModelContract
 from kirin_api.contract.errors import InvalidMedia, InvalidParameter, InvalidRequest
 from kirin_api.contract.inputs import INVALID_MEDIA_FLAG
 from kirin_api.contract.job import OutputSpec
 from kirin_api.contract.media import MediaFacts, MediaRef
+from kirin_api.contract.messages import COMMON_FIELDS, describe_value, translate_validation_error
 
 __all__ = [
     "KNOWN_MODELS",

@@ -30,11 +30,10 @@ from kirin_api.contract.common import (
     KirinRequest,
     ModelContract,
     StringOrInt,
-    describe_value,
     not_blank,
-    rule_error,
 )
 from kirin_api.contract.job import OutputSpec
+from kirin_api.contract.messages import describe_value, rule_error
 
 MODEL_ID = "kirin_v1_t2v"
 

@@ -44,11 +44,11 @@ from kirin_api.contract.common import (
     ModelContract,
     StringOrInt,
     not_blank,
-    rule_error,
 )
 from kirin_api.contract.inputs import ElementRef, ImageInput, output_size, required_facts
 from kirin_api.contract.job import OutputSpec
 from kirin_api.contract.media import ImageRules, MediaFacts, MediaRef
+from kirin_api.contract.messages import rule_error
 from kirin_api.contract.t2v import FPS, PROMPT_MAX_LENGTH, Mode, NegativePrompt
 
 MODEL_ID = "kirin_v3_i2v"
