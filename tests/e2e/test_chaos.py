@@ -24,7 +24,7 @@ from tests.webhook_receiver import receive
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-TASKS = 100
+TASKS = 60
 WORKERS = 4
 KILLS = 6
 T2V = {"model": "kirin_v1_t2v", "prompt": "waves on a rocky shore", "duration": 5}
