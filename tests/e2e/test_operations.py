@@ -57,6 +57,11 @@ def test_a_dead_workers_models_become_unavailable_and_their_tasks_fail_with_094(
 def test_sigterm_mid_render_gives_the_task_to_another_worker_at_once(
     fresh_kirin: Kirin,
 ) -> None:
+    # Without the hand-over, the task would wait for its lease to run out before anyone took it
+    # again. It takes about a second on a quiet machine (the release plus the idle worker's
+    # 0.5 s poll); the bound is a quarter of the lease, room for a busy CI machine (1.6 s seen).
+    lease_seconds = 60
+    fresh_kirin.env["KIRIN_LEASE_SECONDS"] = str(lease_seconds)
     fresh_kirin.start_server(workers=0)
     key = fresh_kirin.create_key()
     first = fresh_kirin.start_worker()
@@ -85,11 +90,8 @@ def test_sigterm_mid_render_gives_the_task_to_another_worker_at_once(
             )
 
         while not taken_again():
-            assert time.monotonic() - stopped_at < 5, "the task was not given back"
+            assert time.monotonic() - stopped_at < lease_seconds / 4, "not given back"
             time.sleep(0.05)
-        handed_over = time.monotonic() - stopped_at
         assert first.wait(timeout=30) == 0
         done = wait_for(client, task_id, timeout=180)
     assert done["status"] == "completed"
-    # Within a second of the signal (plus the idle worker's poll interval, 0.5 s).
-    assert handed_over < 1.5, handed_over
